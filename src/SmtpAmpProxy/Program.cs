@@ -1,6 +1,61 @@
+using Microsoft.Extensions.Hosting;
+using SmtpAmpProxy.Cli;
+using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Hosting;
+
 namespace SmtpAmpProxy;
 
 internal static class Program
 {
-    public static int Main(string[] args) => 0;
+    private const int ExitConfigurationError = 2;
+
+    public static async Task<int> Main(string[] args)
+    {
+        var verb = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
+        var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
+        return verb switch
+        {
+            "check" => await CheckCommand.RunAsync(rest, Console.OpenStandardInput(), Console.Out, Console.Error).ConfigureAwait(false),
+            "serve" => await ServeAsync(rest).ConfigureAwait(false),
+            "help" or "--help" or "-h" => PrintUsage(Console.Out, 0),
+            _ => PrintUsage(Console.Error, ExitConfigurationError),
+        };
+    }
+
+    /// <summary>Serves until SIGTERM/SIGINT. A configuration mistake exits 2 with one line naming the key.</summary>
+    private static async Task<int> ServeAsync(string[] args)
+    {
+        try
+        {
+            var configuration = ProxyConfiguration.Load(args);
+            var errors = ProxyOptionsValidator.Validate(configuration.Options, configuration.ContentRoot);
+            if (errors.Count > 0)
+            {
+                foreach (var error in errors)
+                {
+                    await Console.Error.WriteLineAsync($"smtp-amp-proxy: configuration error: {error}").ConfigureAwait(false);
+                }
+
+                return ExitConfigurationError;
+            }
+
+            using var host = ProxyHost.Build(configuration);
+            await host.RunAsync().ConfigureAwait(false);
+            return 0;
+        }
+        catch (ConfigurationException e)
+        {
+            await Console.Error.WriteLineAsync($"smtp-amp-proxy: configuration error: {e.Message}").ConfigureAwait(false);
+            return ExitConfigurationError;
+        }
+    }
+
+    private static int PrintUsage(TextWriter writer, int exitCode)
+    {
+        writer.WriteLine("""
+            usage: smtp-amp-proxy [serve] [--config FILE] [--Proxy:Key=value ...]
+                   smtp-amp-proxy check [--json] FILE|- [--write OUT.eml]
+            """);
+        return exitCode;
+    }
 }

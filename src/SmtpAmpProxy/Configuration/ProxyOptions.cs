@@ -1,0 +1,148 @@
+using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Smtp;
+
+namespace SmtpAmpProxy.Configuration;
+
+/// <summary>The <c>Proxy</c> section of <c>config/appsettings.json</c>. Defaults are the design's.</summary>
+public sealed record ProxyOptions
+{
+    public const string SectionName = "Proxy";
+
+    public string ServerName { get; init; } = "smtp-amp-proxy.local";
+
+    /// <summary>Null means the default listener; the binder would append to a non-null default.</summary>
+    public IReadOnlyList<ListenOptions>? Listen { get; init; }
+
+    public TlsOptions Tls { get; init; } = new();
+    public AccessOptions Access { get; init; } = new();
+    public LimitsOptions Limits { get; init; } = new();
+    public SmtpBehaviourOptions Smtp { get; init; } = new();
+    public AmpOptions Amp { get; init; } = new();
+    public UpstreamOptions Upstream { get; init; } = new();
+    public HttpOptions Http { get; init; } = new();
+    public DkimOptions Dkim { get; init; } = new();
+
+    public IReadOnlyList<ListenOptions> EffectiveListen =>
+        Listen is { Count: > 0 } ? Listen : [new ListenOptions()];
+}
+
+public sealed record ListenOptions
+{
+    public string Endpoint { get; init; } = "0.0.0.0:2525";
+    public TlsMode Tls { get; init; } = TlsMode.StartTls;
+}
+
+public sealed record TlsOptions
+{
+    public string CertificatePath { get; init; } = "certs/tls.crt";
+    public string KeyPath { get; init; } = "certs/tls.key";
+
+    /// <summary>True: a missing certificate stops the start instead of serving without STARTTLS.</summary>
+    public bool Require { get; init; }
+
+    public TlsVersion MinimumVersion { get; init; } = TlsVersion.Tls12;
+}
+
+public enum TlsVersion { Tls12, Tls13 }
+
+public sealed record AccessOptions
+{
+    /// <summary>Networks that may relay without AUTH. Null means loopback and the private ranges.</summary>
+    public IReadOnlyList<string>? AllowedNetworks { get; init; }
+
+    public bool RequireAuth { get; init; }
+    public bool AllowAuthWithoutTls { get; init; }
+    public bool AcceptAnyAuth { get; init; }
+    public IReadOnlyList<string>? AllowedSenderDomains { get; init; }
+    public IReadOnlyList<UserOptions>? Users { get; init; }
+
+    public static readonly IReadOnlyList<string> DefaultAllowedNetworks =
+        ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+    public IReadOnlyList<string> EffectiveAllowedNetworks => AllowedNetworks ?? DefaultAllowedNetworks;
+}
+
+public sealed record UserOptions
+{
+    public string Name { get; init; } = "";
+
+    /// <summary>A salted PBKDF2 hash as printed by <c>smtp-amp-proxy hash-password</c>.</summary>
+    public string PasswordHash { get; init; } = "";
+}
+
+public sealed record LimitsOptions
+{
+    /// <summary>20 MiB: SendGrid's guidance for a message sent over SMTP.</summary>
+    public long MaxMessageBytes { get; init; } = 20 * 1024 * 1024;
+
+    public int MaxRecipients { get; init; } = 1000;
+    public int MaxConnections { get; init; } = 1000;
+    public int MaxConnectionsPerIp { get; init; } = 50;
+
+    /// <summary>Postfix's line_length_limit; RFC 5321 §4.5.3.1.4 requires at least 512.</summary>
+    public int MaxCommandLineBytes { get; init; } = 2048;
+
+    public int MaxHeaderBytes { get; init; } = 256 * 1024;
+    public int MaxErrorsPerSession { get; init; } = 20;
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public int MaxMimeDepth { get; init; } = 32;
+    public int MaxMimeParts { get; init; } = 1000;
+
+    /// <summary>A message larger than this is spilled to a temporary file while it is handled.</summary>
+    public int MemoryBufferBytes { get; init; } = 1024 * 1024;
+
+    public TimeSpan ShutdownDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed record SmtpBehaviourOptions
+{
+    public BareLineFeedPolicy BareLineFeed { get; init; } = BareLineFeedPolicy.Normalize;
+    public bool AddReceivedHeader { get; init; } = true;
+}
+
+public enum UpstreamMode { Smtp, Directory }
+
+public sealed record UpstreamOptions
+{
+    public UpstreamMode Mode { get; init; } = UpstreamMode.Smtp;
+    public string Host { get; init; } = "smtp.sendgrid.net";
+    public int Port { get; init; } = 587;
+    public TlsMode Tls { get; init; } = TlsMode.StartTls;
+    public string Username { get; init; } = "apikey";
+
+    /// <summary>The SendGrid API key; <c>SENDGRID_API_KEY</c> fills it. Never logged.</summary>
+    public string Password { get; init; } = "";
+
+    public string CaCertificatePath { get; init; } = "";
+
+    /// <summary>SendGrid accepts at most 5,000 messages per connection.</summary>
+    public int MaxConnections { get; init; } = 32;
+
+    public int MaxMessagesPerConnection { get; init; } = 1000;
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public string Directory { get; init; } = "outbox";
+}
+
+public sealed record HttpOptions
+{
+    public string Endpoint { get; init; } = "0.0.0.0:8080";
+}
+
+public enum DkimRepairAction { Keep, Remove, Resign }
+
+public sealed record DkimOptions
+{
+    public DkimRepairAction OnRepair { get; init; } = DkimRepairAction.Keep;
+    public IReadOnlyList<DkimKeyOptions>? Keys { get; init; }
+}
+
+public sealed record DkimKeyOptions
+{
+    public string Domain { get; init; } = "";
+    public string Selector { get; init; } = "";
+    public string PrivateKeyPath { get; init; } = "";
+}

@@ -1,0 +1,147 @@
+using System.Net;
+using SmtpAmpProxy.Smtp;
+
+namespace SmtpAmpProxy.Configuration;
+
+/// <summary>
+/// Checks the options once at start. Every problem names the configuration key an operator has to
+/// fix, because a relay that starts half-configured fails later, on somebody else's mail.
+/// </summary>
+internal static class ProxyOptionsValidator
+{
+    public static IReadOnlyList<string> Validate(ProxyOptions options, string contentRoot)
+    {
+        var errors = new List<string>();
+        void Error(string key, string message) => errors.Add($"Proxy:{key}: {message}");
+
+        if (string.IsNullOrWhiteSpace(options.ServerName) || options.ServerName.Any(c => c <= ' ' || c > '~'))
+        {
+            Error("ServerName", "must be a host name of printable ASCII without spaces");
+        }
+
+        var listeners = options.EffectiveListen;
+        var needsCertificate = false;
+        for (var i = 0; i < listeners.Count; i++)
+        {
+            if (!IPEndPoint.TryParse(listeners[i].Endpoint, out _))
+            {
+                Error($"Listen:{i}:Endpoint", $"'{listeners[i].Endpoint}' is not an address:port");
+            }
+
+            if (listeners[i].Tls == TlsMode.Implicit)
+            {
+                needsCertificate = true;
+            }
+        }
+
+        var certificatePresent = File.Exists(ResolvePath(contentRoot, options.Tls.CertificatePath))
+            && File.Exists(ResolvePath(contentRoot, options.Tls.KeyPath));
+        if (!certificatePresent && (needsCertificate || options.Tls.Require))
+        {
+            var why = needsCertificate ? "an Implicit TLS listener needs it" : "Proxy:Tls:Require is true";
+            var missing = File.Exists(ResolvePath(contentRoot, options.Tls.CertificatePath)) ? "KeyPath" : "CertificatePath";
+            var path = missing == "KeyPath" ? options.Tls.KeyPath : options.Tls.CertificatePath;
+            Error($"Tls:{missing}", $"file '{path}' not found ({why})");
+        }
+
+        var networks = options.Access.EffectiveAllowedNetworks;
+        for (var i = 0; i < networks.Count; i++)
+        {
+            if (!IpNetwork.TryParse(networks[i], out _))
+            {
+                Error($"Access:AllowedNetworks:{i}", $"'{networks[i]}' is not a CIDR network such as 10.0.0.0/8");
+            }
+        }
+
+        var users = options.Access.Users ?? [];
+        for (var i = 0; i < users.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(users[i].Name))
+            {
+                Error($"Access:Users:{i}:Name", "is empty");
+            }
+
+            if (string.IsNullOrWhiteSpace(users[i].PasswordHash))
+            {
+                Error($"Access:Users:{i}:PasswordHash", "is empty (make one with: smtp-amp-proxy hash-password)");
+            }
+        }
+
+        var limits = options.Limits;
+        Positive("Limits:MaxMessageBytes", limits.MaxMessageBytes);
+        Positive("Limits:MaxRecipients", limits.MaxRecipients);
+        Positive("Limits:MaxConnections", limits.MaxConnections);
+        Positive("Limits:MaxConnectionsPerIp", limits.MaxConnectionsPerIp);
+        Positive("Limits:MaxHeaderBytes", limits.MaxHeaderBytes);
+        Positive("Limits:MaxErrorsPerSession", limits.MaxErrorsPerSession);
+        Positive("Limits:MaxMimeDepth", limits.MaxMimeDepth);
+        Positive("Limits:MaxMimeParts", limits.MaxMimeParts);
+        Positive("Limits:MemoryBufferBytes", limits.MemoryBufferBytes);
+        PositiveTime("Limits:CommandTimeout", limits.CommandTimeout);
+        PositiveTime("Limits:DataTimeout", limits.DataTimeout);
+        if (limits.MaxCommandLineBytes < 512)
+        {
+            Error("Limits:MaxCommandLineBytes", "must be at least 512 (RFC 5321 section 4.5.3.1.4)");
+        }
+
+        var upstream = options.Upstream;
+        if (upstream.Mode == UpstreamMode.Smtp)
+        {
+            if (string.IsNullOrWhiteSpace(upstream.Host))
+            {
+                Error("Upstream:Host", "is empty");
+            }
+
+            if (upstream.Port is < 1 or > 65535)
+            {
+                Error("Upstream:Port", $"{upstream.Port} is not a TCP port");
+            }
+
+            if (string.IsNullOrEmpty(upstream.Password) && !string.IsNullOrEmpty(upstream.Username))
+            {
+                Error("Upstream:Password", "is empty: set the SENDGRID_API_KEY environment variable (or Proxy__Upstream__Password)");
+            }
+
+            if (!string.IsNullOrEmpty(upstream.CaCertificatePath) && !File.Exists(ResolvePath(contentRoot, upstream.CaCertificatePath)))
+            {
+                Error("Upstream:CaCertificatePath", $"file '{upstream.CaCertificatePath}' not found");
+            }
+
+            Positive("Upstream:MaxConnections", upstream.MaxConnections);
+            Positive("Upstream:MaxMessagesPerConnection", upstream.MaxMessagesPerConnection);
+            PositiveTime("Upstream:ConnectTimeout", upstream.ConnectTimeout);
+            PositiveTime("Upstream:CommandTimeout", upstream.CommandTimeout);
+            PositiveTime("Upstream:DataTimeout", upstream.DataTimeout);
+        }
+        else if (string.IsNullOrWhiteSpace(upstream.Directory))
+        {
+            Error("Upstream:Directory", "is empty (the file-drop upstream needs a folder)");
+        }
+
+        if (options.Dkim.OnRepair == DkimRepairAction.Resign && options.Dkim.Keys is not { Count: > 0 })
+        {
+            Error("Dkim:Keys", "is empty, but Proxy:Dkim:OnRepair is Resign");
+        }
+
+        return errors;
+
+        void Positive(string key, long value)
+        {
+            if (value <= 0)
+            {
+                Error(key, $"must be positive (is {value})");
+            }
+        }
+
+        void PositiveTime(string key, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                Error(key, $"must be a positive time span such as 00:05:00 (is {value})");
+            }
+        }
+    }
+
+    public static string ResolvePath(string contentRoot, string path) =>
+        Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(contentRoot, path));
+}

@@ -1,0 +1,84 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Relay;
+using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Upstream;
+
+namespace SmtpAmpProxy.Hosting;
+
+/// <summary>Composes the appliance: options, upstream, relay handler, SMTP listeners, JSON logs.</summary>
+internal static class ProxyHost
+{
+    public static IHost Build(ProxyConfiguration configuration, Action<IServiceCollection>? configureServices = null)
+    {
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ContentRootPath = configuration.ContentRoot,
+        });
+        builder.Configuration.AddConfiguration(configuration.Root);
+
+        // One JSON object per line on stdout: what operators pipe into jq.
+        builder.Logging.AddConfiguration(configuration.Root.GetSection("Logging"));
+        builder.Logging.AddJsonConsole(json =>
+        {
+            json.UseUtcTimestamp = true;
+            json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            json.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+        });
+
+        var options = configuration.Options;
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.Limits.ShutdownDrainTimeout + TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton(configuration);
+        builder.Services.AddSingleton(options);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new RelaySettings(
+            options.ServerName,
+            new MimeLimits { MaxDepth = options.Limits.MaxMimeDepth, MaxParts = options.Limits.MaxMimeParts, MaxHeaderBlockBytes = options.Limits.MaxHeaderBytes },
+            options.Amp,
+            options.Smtp.AddReceivedHeader));
+        builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
+        builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
+        builder.Services.AddSingleton<SmtpProxyService>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<SmtpProxyService>());
+        configureServices?.Invoke(builder.Services);
+        return builder.Build();
+    }
+
+    private static IUpstream CreateUpstream(ProxyConfiguration configuration, IServiceProvider services)
+    {
+        var upstream = configuration.Options.Upstream;
+        if (upstream.Mode == UpstreamMode.Directory)
+        {
+            return new DirectoryUpstream(ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, upstream.Directory));
+        }
+
+        var client = new SmtpClientOptions
+        {
+            Host = upstream.Host,
+            Port = upstream.Port,
+            Tls = upstream.Tls,
+            Username = string.IsNullOrEmpty(upstream.Username) ? null : upstream.Username,
+            Password = string.IsNullOrEmpty(upstream.Password) ? null : upstream.Password,
+            ClientName = configuration.Options.ServerName,
+            CaCertificatePath = string.IsNullOrEmpty(upstream.CaCertificatePath)
+                ? null
+                : ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, upstream.CaCertificatePath),
+            ConnectTimeout = upstream.ConnectTimeout,
+            CommandTimeout = upstream.CommandTimeout,
+            DataTimeout = upstream.DataTimeout,
+        };
+        var pool = new SmtpPoolOptions
+        {
+            MaxConnections = upstream.MaxConnections,
+            MaxMessagesPerConnection = upstream.MaxMessagesPerConnection,
+            IdleTimeout = upstream.IdleTimeout,
+        };
+        return new SmtpUpstream(new SmtpConnectionPool(client, pool,
+            services.GetRequiredService<ILoggerFactory>(), services.GetRequiredService<TimeProvider>()));
+    }
+}

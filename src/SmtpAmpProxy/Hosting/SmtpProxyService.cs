@@ -1,0 +1,119 @@
+using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Logging;
+using SmtpAmpProxy.Smtp;
+
+namespace SmtpAmpProxy.Hosting;
+
+/// <summary>Runs the SMTP listeners for the lifetime of the host and drains them on stop.</summary>
+internal sealed class SmtpProxyService(
+    ProxyConfiguration configuration, ISmtpSessionHandlerFactory handlers, ILoggerFactory loggerFactory, TimeProvider time)
+    : IHostedService, IAsyncDisposable
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Hosting");
+    private SmtpServer? _server;
+
+    /// <summary>The endpoints actually bound (port 0 resolved), for tests and the start log.</summary>
+    public IReadOnlyList<IPEndPoint> BoundEndPoints => _server?.BoundEndPoints ?? [];
+
+    public int ActiveSessions => _server?.ActiveSessions ?? 0;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = configuration.Options;
+        if (configuration.File is { } file)
+        {
+            ProxyLog.ConfigurationFile(_logger, file);
+        }
+
+        var certificate = LoadCertificate(options);
+        var listeners = options.EffectiveListen
+            .Select(l => new SmtpListenerOptions { EndPoint = IPEndPoint.Parse(l.Endpoint), Tls = l.Tls })
+            .ToList();
+        if (certificate is null)
+        {
+            foreach (var listener in listeners.Where(l => l.Tls == TlsMode.StartTls))
+            {
+                ProxyLog.StartTlsWithoutCertificate(_logger, options.Tls.CertificatePath, listener.EndPoint.ToString());
+            }
+        }
+
+        var limits = options.Limits;
+        var serverOptions = new SmtpServerOptions
+        {
+            ServerName = options.ServerName,
+            Listeners = listeners,
+            Certificate = certificate,
+            TlsProtocols = options.Tls.MinimumVersion == TlsVersion.Tls13 ? SslProtocols.Tls13 : SslProtocols.Tls12 | SslProtocols.Tls13,
+            RequireTls = options.Tls.Require,
+            AllowedNetworks = options.Access.EffectiveAllowedNetworks.Select(IpNetwork.Parse).ToList(),
+            RequireAuth = options.Access.RequireAuth,
+            AllowAuthWithoutTls = options.Access.AllowAuthWithoutTls,
+            MaxMessageBytes = limits.MaxMessageBytes,
+            MaxRecipients = limits.MaxRecipients,
+            MaxConnections = limits.MaxConnections,
+            MaxConnectionsPerIp = limits.MaxConnectionsPerIp,
+            MaxCommandLineBytes = limits.MaxCommandLineBytes,
+            MaxErrorsPerSession = limits.MaxErrorsPerSession,
+            CommandTimeout = limits.CommandTimeout,
+            DataTimeout = limits.DataTimeout,
+            BareLineFeed = options.Smtp.BareLineFeed,
+            MemoryBufferBytes = limits.MemoryBufferBytes,
+        };
+
+        _server = new SmtpServer(serverOptions, handlers, loggerFactory, time);
+        await _server.StartAsync(cancellationToken).ConfigureAwait(false);
+        var upstream = options.Upstream.Mode == UpstreamMode.Directory
+            ? $"directory {ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, options.Upstream.Directory)}"
+            : $"smtp {options.Upstream.Host}:{options.Upstream.Port} ({options.Upstream.Tls})";
+        for (var i = 0; i < _server.BoundEndPoints.Count; i++)
+        {
+            ProxyLog.Listening(_logger, _server.BoundEndPoints[i].ToString(), listeners[i].Tls.ToString(), upstream);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is null)
+        {
+            return;
+        }
+
+        ProxyLog.Draining(_logger, configuration.Options.Limits.ShutdownDrainTimeout.TotalSeconds);
+        using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        drain.CancelAfter(configuration.Options.Limits.ShutdownDrainTimeout);
+        await _server.StopAsync(drain.Token).ConfigureAwait(false);
+        ProxyLog.Stopped(_logger);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private X509Certificate2? LoadCertificate(ProxyOptions options)
+    {
+        var certificatePath = ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, options.Tls.CertificatePath);
+        var keyPath = ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, options.Tls.KeyPath);
+        if (!File.Exists(certificatePath) || !File.Exists(keyPath))
+        {
+            return null;
+        }
+
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new ConfigurationException($"Proxy:Tls:CertificatePath: cannot load '{options.Tls.CertificatePath}' with key '{options.Tls.KeyPath}': {e.Message}", e);
+        }
+    }
+}

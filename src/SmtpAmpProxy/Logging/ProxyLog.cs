@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace SmtpAmpProxy.Logging;
+
+/// <summary>
+/// The appliance's log events. Event ids: 1000–1999 SMTP server, 2000–2999 SMTP client,
+/// 3000–3999 this project (3000–3099 start and stop, 3100–3199 message outcomes).
+/// One <see cref="MessageOutcome"/> line per message is what operators filter with jq:
+/// <c>jq 'select(.EventId == 3100 and .State.Outcome == "rejected")'</c>.
+/// </summary>
+internal static partial class ProxyLog
+{
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Information,
+        Message = "Listening on {EndPoint} (TLS {TlsMode}); upstream {Upstream}")]
+    public static partial void Listening(ILogger logger, string endPoint, string tlsMode, string upstream);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,
+        Message = "No certificate at {CertificatePath}: STARTTLS is not offered on {EndPoint}")]
+    public static partial void StartTlsWithoutCertificate(ILogger logger, string certificatePath, string endPoint);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Configuration read from {ConfigFile}")]
+    public static partial void ConfigurationFile(ILogger logger, string configFile);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Stopping: draining sessions for up to {DrainSeconds} s")]
+    public static partial void Draining(ILogger logger, double drainSeconds);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Stopped")]
+    public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Information,
+        Message = "{Outcome} session={SessionId} client={Client} from=<{Sender}> rcpts={Recipients} msgid={MessageId} size={Size} verdict={Verdict} actions={Actions} code={Code} upstream=\"{UpstreamReply}\" queueid={QueueId} ms={DurationMs}")]
+    public static partial void MessageOutcome(ILogger logger, string outcome, long sessionId, string client, string sender,
+        int recipients, string? messageId, long size, string verdict, string? actions, string? code, string? upstreamReply,
+        string? queueId, double durationMs);
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning,
+        Message = "upstream-failed session={SessionId} client={Client} stage={Stage} timeout={IsTimeout} reason=\"{Reason}\"")]
+    public static partial void UpstreamFailed(ILogger logger, long sessionId, string client, string stage, bool isTimeout, string reason);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning,
+        Message = "amp-warning session={SessionId} msgid={MessageId} code={Code} detail=\"{Detail}\"")]
+    public static partial void AmpWarning(ILogger logger, long sessionId, string? messageId, string code, string detail);
+}

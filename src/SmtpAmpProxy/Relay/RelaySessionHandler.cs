@@ -1,0 +1,170 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Logging;
+using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Upstream;
+
+namespace SmtpAmpProxy.Relay;
+
+/// <summary>
+/// Mirror semantics: the upstream transaction opens at MAIL, every RCPT reply is the upstream's, and
+/// after DATA the sender gets the upstream's final reply. The proxy never says 250 for mail the
+/// upstream has not taken, so it holds no mail and a crash loses nothing: the sender retries.
+/// </summary>
+internal sealed class RelaySessionHandler(
+    SmtpSessionInfo session, IUpstream upstream, RelaySettings settings, ILogger logger, TimeProvider time) : ISmtpSessionHandler
+{
+    private static readonly SmtpReply Unreachable = new(451, "4.4.1", "Upstream relay unreachable, try again later");
+    private static readonly SmtpReply UpstreamLost = new(451, "4.4.2", "Upstream relay connection lost, try again later");
+    private static readonly SmtpReply NoTransaction = new(503, "5.5.1", "Error: need MAIL command");
+
+    private readonly List<string> _recipients = [];
+    private IUpstreamTransaction? _transaction;
+    private string _sender = "";
+    private long _started;
+    private int _messages;
+
+    public async ValueTask<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct)
+    {
+        await AbandonAsync(ct).ConfigureAwait(false);
+        _started = time.GetTimestamp();
+        _sender = reversePath;
+        try
+        {
+            _transaction = await upstream.BeginAsync(ct).ConfigureAwait(false);
+        }
+        catch (SmtpConnectionException e)
+        {
+            ProxyLog.UpstreamFailed(logger, session.SessionId, Client, e.Stage.ToString(), e.IsTimeout, e.Message);
+            LogOutcome("upstream-failed", 0, 0, null, "none", null, null, Unreachable);
+            return Unreachable;
+        }
+
+        var reply = await MirrorAsync(t => t.MailAsync(reversePath, UpstreamParameters(parameters, t.Extensions), ct)).ConfigureAwait(false);
+        if (!reply.IsPositive)
+        {
+            await AbandonAsync(ct).ConfigureAwait(false);
+        }
+
+        return reply;
+    }
+
+    public async ValueTask<SmtpReply> RcptAsync(string forwardPath, string rawParameters, CancellationToken ct)
+    {
+        if (_transaction is null)
+        {
+            return NoTransaction;
+        }
+
+        var reply = await MirrorAsync(t => t.RcptAsync(forwardPath, ct)).ConfigureAwait(false);
+        if (reply.IsPositive)
+        {
+            _recipients.Add(forwardPath);
+        }
+
+        return reply;
+    }
+
+    public async ValueTask<SmtpReply> DataAsync(MessageBuffer message, CancellationToken ct)
+    {
+        if (_transaction is null)
+        {
+            return NoTransaction;
+        }
+
+        var content = message.GetMemory();
+        var recipients = _recipients.Count;
+        var result = AmpNormalizer.Normalize(content, settings.MimeLimits, settings.Amp);
+        var messageId = MessageFacts.FindMessageId(content.Span);
+        foreach (var warning in result.Warnings)
+        {
+            ProxyLog.AmpWarning(logger, session.SessionId, messageId, warning.Code, warning.Description);
+        }
+
+        if (result.Verdict == AmpVerdict.Reject)
+        {
+            var rejection = new SmtpReply(554, "5.6.0", $"{result.RejectCode}: {result.RejectText}");
+            LogOutcome("rejected", recipients, content.Length, messageId, "reject", null, result.RejectCode, rejection);
+            await AbandonAsync(ct).ConfigureAwait(false);
+            return rejection;
+        }
+
+        var output = AmpNormalizer.GetOutputSegments(content, result);
+        IReadOnlyList<ReadOnlyMemory<byte>> segments = output;
+        if (settings.AddReceivedHeader)
+        {
+            var id = $"{session.SessionId:x}.{++_messages}";
+            var trace = ReceivedHeader.Create(session, settings.ServerName, id, _recipients, time.GetUtcNow());
+            segments = [trace, .. output];
+        }
+
+        var reply = await MirrorAsync(t => t.DataAsync(segments, ct)).ConfigureAwait(false);
+        var verdict = result.Verdict == AmpVerdict.Rewrite ? "rewrite" : "pass";
+        var actions = result.Actions.Count == 0 ? null : string.Join(", ", result.Actions.Select(a => a.Code));
+        var outcome = !reply.IsPositive ? "upstream-failed" : result.Verdict == AmpVerdict.Rewrite ? "repaired" : "relayed";
+        LogOutcome(outcome, recipients, content.Length, messageId, verdict, actions, null, reply);
+        await AbandonAsync(ct).ConfigureAwait(false);
+        return reply;
+    }
+
+    public ValueTask ResetAsync(CancellationToken ct) => new(AbandonAsync(ct));
+
+    public async ValueTask DisposeAsync() => await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+
+    private string Client => session.RemoteEndPoint.Address.ToString();
+
+    /// <summary>
+    /// Runs one upstream command. A lost connection ends the transaction (the pool discards the
+    /// connection) and the sender gets 451 4.4.2, so it retries later instead of losing the message.
+    /// </summary>
+    private async Task<SmtpReply> MirrorAsync(Func<IUpstreamTransaction, Task<SmtpReply>> command)
+    {
+        try
+        {
+            return await command(_transaction!).ConfigureAwait(false);
+        }
+        catch (SmtpConnectionException e)
+        {
+            ProxyLog.UpstreamFailed(logger, session.SessionId, Client, e.Stage.ToString(), e.IsTimeout, e.Message);
+            await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+            return UpstreamLost;
+        }
+    }
+
+    private async Task AbandonAsync(CancellationToken ct)
+    {
+        var transaction = _transaction;
+        _transaction = null;
+        _recipients.Clear();
+        if (transaction is not null)
+        {
+            await transaction.AbandonAsync(ct).ConfigureAwait(false);
+            await transaction.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Passes on what the upstream understands; the rest was the proxy's to honour (SIZE).</summary>
+    private static string? UpstreamParameters(MailParameters parameters, IReadOnlySet<string> extensions)
+    {
+        var builder = new StringBuilder();
+        if (parameters.Body is { } body && extensions.Contains("8BITMIME"))
+        {
+            builder.Append("BODY=").Append(body);
+        }
+
+        if (parameters.SmtpUtf8 && extensions.Contains("SMTPUTF8"))
+        {
+            builder.Append(builder.Length > 0 ? " " : "").Append("SMTPUTF8");
+        }
+
+        return builder.Length == 0 ? null : builder.ToString();
+    }
+
+    private void LogOutcome(string outcome, int recipients, long size, string? messageId, string verdict, string? actions, string? code, SmtpReply reply)
+    {
+        var replyText = $"{reply.Code} {reply.EnhancedCode} {reply.Text}".Replace("  ", " ", StringComparison.Ordinal);
+        ProxyLog.MessageOutcome(logger, outcome, session.SessionId, Client, _sender, recipients, messageId, size, verdict,
+            actions, code, replyText, MessageFacts.FindQueueId(reply.Text), time.GetElapsedTime(_started).TotalMilliseconds);
+    }
+}

@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Upstream;
+
+namespace SmtpAmpProxy.Relay;
+
+internal sealed class RelaySessionHandlerFactory(IUpstream upstream, RelaySettings settings, ILoggerFactory loggerFactory, TimeProvider time)
+    : ISmtpSessionHandlerFactory
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Relay");
+
+    public ISmtpSessionHandler Create(SmtpSessionInfo session) => new RelaySessionHandler(session, upstream, settings, _logger, time);
+}

@@ -1,0 +1,75 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Hosting;
+
+namespace SmtpAmpProxy.Tests.Support;
+
+/// <summary>The whole appliance in-process on 127.0.0.1, port 0, with its log lines captured.</summary>
+internal sealed class ProxyTestHost : IAsyncDisposable
+{
+    private readonly IHost _host;
+    private readonly TempDirectory _directory;
+
+    private ProxyTestHost(IHost host, TempDirectory directory, CapturingLoggerProvider logs, ProxyConfiguration configuration)
+    {
+        _host = host;
+        _directory = directory;
+        Logs = logs;
+        Configuration = configuration;
+    }
+
+    public CapturingLoggerProvider Logs { get; }
+
+    public ProxyConfiguration Configuration { get; }
+
+    public IPEndPoint EndPoint => _host.Services.GetRequiredService<SmtpProxyService>().BoundEndPoints[0];
+
+    public string Outbox => Path.Combine(_directory.Path, "outbox");
+
+    public string WorkDirectory => _directory.Path;
+
+    /// <summary>Starts with the file-drop upstream unless <paramref name="settings"/> says otherwise.</summary>
+    public static async Task<ProxyTestHost> StartAsync(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var directory = new TempDirectory();
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Proxy:Listen:0:Endpoint"] = "127.0.0.1:0",
+            ["Proxy:Listen:0:Tls"] = "StartTls",
+            ["Proxy:Upstream:Mode"] = "Directory",
+            ["Proxy:Upstream:Directory"] = Path.Combine(directory.Path, "outbox"),
+            ["Proxy:Tls:CertificatePath"] = Path.Combine(directory.Path, "absent.crt"),
+            ["Proxy:Tls:KeyPath"] = Path.Combine(directory.Path, "absent.key"),
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            values[key] = value;
+        }
+
+        // No file and no real environment: what the test says is all there is.
+        var configuration = ProxyConfiguration.Load(
+            [.. values.Select(pair => $"--{pair.Key}={pair.Value}")],
+            environmentOverride: new Dictionary<string, string?>());
+        var errors = ProxyOptionsValidator.Validate(configuration.Options, configuration.ContentRoot);
+        Assert.Empty(errors);
+
+        var logs = new CapturingLoggerProvider();
+        var host = ProxyHost.Build(configuration, services => services.AddSingleton<ILoggerProvider>(logs));
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        return new ProxyTestHost(host, directory, logs, configuration);
+    }
+
+    public string[] OutboxFiles() =>
+        Directory.Exists(Outbox) ? [.. Directory.GetFiles(Outbox, "*.eml").Order(StringComparer.Ordinal)] : [];
+
+    public async ValueTask DisposeAsync()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _host.StopAsync(stop.Token);
+        _host.Dispose();
+        _directory.Dispose();
+    }
+}
