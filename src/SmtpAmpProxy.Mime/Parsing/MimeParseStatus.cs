@@ -1,0 +1,9 @@
+namespace SmtpAmpProxy.Mime;
+
+public enum MimeParseStatus
+{
+    Ok,
+    DepthExceeded,
+    PartCountExceeded,
+    HeaderBlockTooLarge,
+}
