@@ -1,0 +1,92 @@
+using SmtpAmpProxy.Mime;
+
+namespace SmtpAmpProxy.Normalizer;
+
+/// <summary>What a part means to the AMP rules.</summary>
+internal static class PartKinds
+{
+    public static bool IsAmp(MimeEntity e) => e.ContentType.Is("text", "x-amp-html");
+
+    public static bool IsAlternative(MimeEntity e) => e.ContentType.Is("multipart", "alternative");
+
+    public static bool IsHtml(MimeEntity e) => e.ContentType.Is("text", "html");
+
+    public static bool IsPlain(MimeEntity e) => e.ContentType.Is("text", "plain");
+
+    /// <summary>Containers whose bytes a signature covers or a key hides (RFC 1847, RFC 8551).</summary>
+    public static bool IsSignedOrEncrypted(MimeEntity e) =>
+        e.ContentType.Is("multipart", "signed")
+        || e.ContentType.Is("multipart", "encrypted")
+        || e.ContentType.Is("application", "pkcs7-mime")
+        || e.ContentType.Is("application", "x-pkcs7-mime");
+
+    /// <summary>An attached message is somebody else's message: its rules are not ours to enforce.</summary>
+    public static bool IsEncapsulatedMessage(MimeEntity e) =>
+        e.ContentType.Is("message", "rfc822") || e.ContentType.Is("message", "global");
+
+    /// <summary>text/html, or multipart/related whose root is text/html.</summary>
+    public static bool IsHtmlBearing(MimeEntity e, ReadOnlySpan<byte> message)
+    {
+        if (IsHtml(e))
+        {
+            return true;
+        }
+
+        return e.ContentType.Is("multipart", "related") && RelatedRoot(e, message) is { } root && IsHtml(root);
+    }
+
+    /// <summary>What a client without AMP support can show instead: plain text or HTML.</summary>
+    public static bool IsFallback(MimeEntity e, ReadOnlySpan<byte> message) => IsPlain(e) || IsHtmlBearing(e, message);
+
+    /// <summary>
+    /// RFC 2387 section 3.2: the root is the part whose Content-ID the <c>start</c> parameter names,
+    /// else the first part. A <c>start</c> that names no part falls back to the first part, as mail
+    /// readers do, so that a sloppy sender is not refused for it.
+    /// </summary>
+    public static MimeEntity? RelatedRoot(MimeEntity related, ReadOnlySpan<byte> message)
+    {
+        var children = related.Children;
+        if (children.Count == 0)
+        {
+            return null;
+        }
+
+        string? start = related.ContentType.GetParameter("start");
+        if (string.IsNullOrWhiteSpace(start))
+        {
+            return children[0];
+        }
+
+        string wanted = HeaderFields.NormalizeMessageId(start);
+        foreach (var child in children)
+        {
+            int headerLength = child.BodyOffset - child.Offset;
+            if (child.Offset < 0 || headerLength < 0 || child.Offset + headerLength > message.Length)
+            {
+                continue;
+            }
+
+            string? id = HeaderFields.Find(message.Slice(child.Offset, headerLength), "Content-ID"u8);
+            if (id is not null && string.Equals(HeaderFields.NormalizeMessageId(id), wanted, StringComparison.Ordinal))
+            {
+                return child;
+            }
+        }
+
+        return children[0];
+    }
+
+    /// <summary>The nearest signed or encrypted container above <paramref name="e"/>, or null.</summary>
+    public static MimeEntity? SignedAncestor(MimeEntity e)
+    {
+        for (var p = e.Parent; p is not null; p = p.Parent)
+        {
+            if (IsSignedOrEncrypted(p))
+            {
+                return p;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,54 @@
+using SmtpAmpProxy.Mime;
+using static SmtpAmpProxy.Normalizer.Tests.Mail;
+
+namespace SmtpAmpProxy.Normalizer.Tests.Rules;
+
+public sealed class MimeLimitTests
+{
+    [Fact]
+    public void Normalize_AmpMessageDeeperThanMaxDepth_RejectsWithMimeLimit()
+    {
+        var message = Message(Mixed(Mixed(Mixed(Alt(Amp(), Plain())))));
+
+        var result = AmpNormalizer.Normalize(message, new MimeLimits { MaxDepth = 2 }, new AmpOptions());
+
+        Assert.Equal(AmpVerdict.Reject, result.Verdict);
+        Assert.Equal("mime-limit", result.RejectCode);
+        Assert.NotEqual(MimeParseStatus.Ok, result.Parsed!.Status);
+        Assert.StartsWith("message structure crosses a MIME limit: ", result.RejectText);
+        Assert.True(result.Rewrite.IsEmpty);
+    }
+
+    [Fact]
+    public void Normalize_AmpMessageWithMorePartsThanMaxParts_RejectsWithMimeLimit()
+    {
+        var message = Message(Mixed(Alt(Amp(), Plain(), Html()), Attachment("a.pdf"), Attachment("b.pdf"), Attachment("c.pdf")));
+
+        var result = AmpNormalizer.Normalize(message, new MimeLimits { MaxParts = 3 }, new AmpOptions());
+
+        Assert.Equal("mime-limit", result.RejectCode);
+    }
+
+    [Fact]
+    public void Normalize_AmpMessageWithHugeHeaderBlock_RejectsWithMimeLimit()
+    {
+        var message = Message(Alt(Amp(), Plain()), topHeaders: $"X-Filler: {new string('a', 5000)}\r\n");
+
+        var result = AmpNormalizer.Normalize(message, new MimeLimits { MaxHeaderBlockBytes = 1024 }, new AmpOptions());
+
+        Assert.Equal("mime-limit", result.RejectCode);
+        Assert.DoesNotContain('\r', result.RejectText!);
+        Assert.DoesNotContain('\n', result.RejectText!);
+    }
+
+    [Fact]
+    public void Normalize_NonAmpMessageOverLimits_PassesOnTheFastPath()
+    {
+        var message = Message(Mixed(Mixed(Mixed(Alt(Plain(), Html())))));
+
+        var result = AmpNormalizer.Normalize(message, new MimeLimits { MaxDepth = 1 }, new AmpOptions());
+
+        Assert.Equal(AmpVerdict.Pass, result.Verdict);
+        Assert.Null(result.Parsed);
+    }
+}
