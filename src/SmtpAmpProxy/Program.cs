@@ -17,6 +17,7 @@ internal static class Program
         {
             "check" => await CheckCommand.RunAsync(rest, Console.OpenStandardInput(), Console.Out, Console.Error).ConfigureAwait(false),
             "serve" => await ServeAsync(rest).ConfigureAwait(false),
+            "hash-password" => await HashPasswordCommand.RunAsync(Console.In, Console.Out, Console.Error).ConfigureAwait(false),
             "help" or "--help" or "-h" => PrintUsage(Console.Out, 0),
             _ => PrintUsage(Console.Error, ExitConfigurationError),
         };
@@ -55,6 +56,7 @@ internal static class Program
         writer.WriteLine("""
             usage: smtp-amp-proxy [serve] [--config FILE] [--Proxy:Key=value ...]
                    smtp-amp-proxy check [--json] FILE|- [--write OUT.eml]
+                   smtp-amp-proxy hash-password < password-on-one-line
             """);
         return exitCode;
     }

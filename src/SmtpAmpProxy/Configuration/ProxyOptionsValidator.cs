@@ -61,9 +61,9 @@ internal static class ProxyOptionsValidator
                 Error($"Access:Users:{i}:Name", "is empty");
             }
 
-            if (string.IsNullOrWhiteSpace(users[i].PasswordHash))
+            if (!Access.PasswordHash.IsWellFormed(users[i].PasswordHash))
             {
-                Error($"Access:Users:{i}:PasswordHash", "is empty (make one with: smtp-amp-proxy hash-password)");
+                Error($"Access:Users:{i}:PasswordHash", "is not a hash made by: smtp-amp-proxy hash-password");
             }
         }
 

@@ -40,7 +40,8 @@ internal static class ProxyHost
             options.ServerName,
             new MimeLimits { MaxDepth = options.Limits.MaxMimeDepth, MaxParts = options.Limits.MaxMimeParts, MaxHeaderBlockBytes = options.Limits.MaxHeaderBytes },
             options.Amp,
-            options.Smtp.AddReceivedHeader));
+            options.Smtp.AddReceivedHeader,
+            new HashSet<string>(options.Access.AllowedSenderDomains ?? [], StringComparer.OrdinalIgnoreCase)));
         builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
         builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
         builder.Services.AddSingleton<SmtpProxyService>();

@@ -3,6 +3,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Access;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Logging;
 using SmtpAmpProxy.Smtp;
@@ -53,6 +54,9 @@ internal sealed class SmtpProxyService(
             AllowedNetworks = options.Access.EffectiveAllowedNetworks.Select(IpNetwork.Parse).ToList(),
             RequireAuth = options.Access.RequireAuth,
             AllowAuthWithoutTls = options.Access.AllowAuthWithoutTls,
+            Authenticator = options.Access.Users is { Count: > 0 } || options.Access.AcceptAnyAuth
+                ? new ConfiguredAuthenticator(options.Access)
+                : null,
             MaxMessageBytes = limits.MaxMessageBytes,
             MaxRecipients = limits.MaxRecipients,
             MaxConnections = limits.MaxConnections,

@@ -30,6 +30,13 @@ internal sealed class RelaySessionHandler(
         await AbandonAsync(ct).ConfigureAwait(false);
         _started = time.GetTimestamp();
         _sender = reversePath;
+        if (!settings.IsSenderAllowed(reversePath))
+        {
+            var refused = new SmtpReply(553, "5.7.1", $"<{reversePath}>: Sender address rejected: domain not allowed to relay");
+            LogOutcome("rejected", 0, 0, null, "none", null, "sender-domain", refused);
+            return refused;
+        }
+
         try
         {
             _transaction = await upstream.BeginAsync(ct).ConfigureAwait(false);

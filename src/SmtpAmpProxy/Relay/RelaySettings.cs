@@ -4,4 +4,18 @@ using SmtpAmpProxy.Normalizer;
 namespace SmtpAmpProxy.Relay;
 
 /// <summary>What every relay session needs, built once from the options.</summary>
-internal sealed record RelaySettings(string ServerName, MimeLimits MimeLimits, AmpOptions Amp, bool AddReceivedHeader);
+internal sealed record RelaySettings(
+    string ServerName, MimeLimits MimeLimits, AmpOptions Amp, bool AddReceivedHeader, IReadOnlySet<string> AllowedSenderDomains)
+{
+    /// <summary>An empty set allows every sender domain.</summary>
+    public bool IsSenderAllowed(string reversePath)
+    {
+        if (AllowedSenderDomains.Count == 0)
+        {
+            return true;
+        }
+
+        var at = reversePath.LastIndexOf('@');
+        return at > 0 && AllowedSenderDomains.Contains(reversePath[(at + 1)..]);
+    }
+}
