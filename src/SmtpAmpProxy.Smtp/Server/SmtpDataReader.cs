@@ -1,0 +1,203 @@
+namespace SmtpAmpProxy.Smtp.Server;
+
+/// <summary>
+/// Reads DATA (RFC 5321 4.1.1.4) as a stream, one chunk at a time, with the position in the line carried
+/// across chunks, so no more than one network read is ever held besides the <see cref="MessageBuffer"/>.
+/// <para>
+/// The data ends ONLY at CRLF "." CRLF, where the first CRLF is a real line end. That is the whole defence
+/// against SMTP smuggling (CVE-2023-51764/51765/51766): "\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n" and the rest
+/// never end the message here, so a second message hidden behind them stays content of the first (a bare
+/// CR makes the message refused). Dot-unstuffing (4.5.2) applies only to lines that begin after a CRLF;
+/// after a bare LF the bytes are content as sent, and the upstream writer stuffs them afresh.
+/// </para>
+/// </summary>
+internal sealed class SmtpDataReader
+{
+    private static ReadOnlySpan<byte> Crlf => "\r\n"u8;
+
+    private static ReadOnlySpan<byte> Dot => "."u8;
+
+    private readonly MessageBuffer _sink;
+    private readonly long _maxBytes;
+    private readonly bool _rejectBareLf;
+    private State _state = State.LineStart;
+    private long _length;
+
+    public SmtpDataReader(MessageBuffer sink, long maxBytes, BareLineFeedPolicy bareLineFeed)
+    {
+        _sink = sink;
+        _maxBytes = maxBytes;
+        _rejectBareLf = bareLineFeed == BareLineFeedPolicy.Reject;
+    }
+
+    private enum State : byte
+    {
+        /// <summary>After a CRLF (or at the start of the data): a dot here may be stuffing or the end.</summary>
+        LineStart,
+
+        /// <summary>Inside a line, or at the start of a line that followed a bare LF.</summary>
+        Text,
+
+        /// <summary>A CR was seen inside a line; a LF must follow.</summary>
+        Cr,
+
+        /// <summary>A dot at a line start.</summary>
+        Dot,
+
+        /// <summary>A dot and a CR at a line start: a LF ends the data.</summary>
+        DotCr,
+    }
+
+    /// <summary>More bytes than the limit were sent; what was stored must not be relayed.</summary>
+    public bool Overflowed { get; private set; }
+
+    /// <summary>A CR not followed by LF was seen somewhere (RFC 5321 2.3.8).</summary>
+    public bool SawBareCr { get; private set; }
+
+    /// <summary>A LF not preceded by CR was seen while the policy is <see cref="BareLineFeedPolicy.Reject"/>.</summary>
+    public bool SawRejectedBareLf { get; private set; }
+
+    /// <summary>Bytes the sender sent for the message (after unstuffing), stored or not.</summary>
+    public long MessageBytes => _length;
+
+    /// <summary>Feeds one chunk. Returns true when the end of data was found; <paramref name="consumed"/> then counts the terminator too.</summary>
+    public bool Process(ReadOnlySpan<byte> input, out int consumed)
+    {
+        var i = 0;
+        while (i < input.Length)
+        {
+            switch (_state)
+            {
+                case State.LineStart:
+                    if (input[i] == (byte)'.')
+                    {
+                        i++;
+                        _state = State.Dot;
+                    }
+                    else
+                    {
+                        _state = State.Text;
+                    }
+
+                    break;
+
+                case State.Text:
+                {
+                    var rest = input[i..];
+                    var stop = rest.IndexOfAny((byte)'\r', (byte)'\n');
+                    if (stop < 0)
+                    {
+                        Emit(rest);
+                        i = input.Length;
+                        break;
+                    }
+
+                    if (rest[stop] == (byte)'\r' && stop + 1 < rest.Length && rest[stop + 1] == (byte)'\n')
+                    {
+                        // The common case: a whole line with its CRLF in one write.
+                        Emit(rest[..(stop + 2)]);
+                        i += stop + 2;
+                        _state = State.LineStart;
+                        break;
+                    }
+
+                    Emit(rest[..stop]);
+                    i += stop + 1;
+                    if (rest[stop] == (byte)'\r')
+                    {
+                        _state = State.Cr;
+                    }
+                    else
+                    {
+                        OnBareLf();
+                    }
+
+                    break;
+                }
+
+                case State.Cr:
+                    if (input[i] == (byte)'\n')
+                    {
+                        i++;
+                        Emit(Crlf);
+                        _state = State.LineStart;
+                    }
+                    else
+                    {
+                        // Bare CR: the byte after it is processed as text.
+                        SawBareCr = true;
+                        _state = State.Text;
+                    }
+
+                    break;
+
+                case State.Dot:
+                    if (input[i] == (byte)'\r')
+                    {
+                        i++;
+                        _state = State.DotCr;
+                    }
+                    else if (input[i] == (byte)'\n')
+                    {
+                        // ".\n" is not the end; the lone dot is content (nothing else is on the line to unstuff).
+                        Emit(Dot);
+                        _state = State.Text;
+                    }
+                    else
+                    {
+                        // Stuffed dot (4.5.2): dropped; the rest of the line is text.
+                        _state = State.Text;
+                    }
+
+                    break;
+
+                case State.DotCr:
+                    if (input[i] == (byte)'\n')
+                    {
+                        consumed = i + 1;
+                        _state = State.LineStart;
+                        return true;
+                    }
+
+                    SawBareCr = true;
+                    Emit(Dot);
+                    _state = State.Text;
+                    break;
+            }
+        }
+
+        consumed = input.Length;
+        return false;
+    }
+
+    private void OnBareLf()
+    {
+        if (_rejectBareLf)
+        {
+            SawRejectedBareLf = true;
+        }
+
+        // Normalize: the LF ends the line and is stored as CRLF, but the next line is not a line start for
+        // the terminator: only CRLF "." CRLF ends the data.
+        Emit(Crlf);
+        _state = State.Text;
+    }
+
+    private void Emit(ReadOnlySpan<byte> bytes)
+    {
+        _length += bytes.Length;
+        if (Overflowed)
+        {
+            return;
+        }
+
+        if (_length > _maxBytes)
+        {
+            // Stop storing at once; the caller keeps reading (and discarding) to the real end, then says 552.
+            Overflowed = true;
+            return;
+        }
+
+        _sink.Write(bytes);
+    }
+}

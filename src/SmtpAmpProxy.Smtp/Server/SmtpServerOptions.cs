@@ -1,0 +1,77 @@
+using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+
+namespace SmtpAmpProxy.Smtp;
+
+/// <summary>What DATA does with a LF not preceded by CR (RFC 5321 2.3.8 forbids it).</summary>
+public enum BareLineFeedPolicy
+{
+    /// <summary>A bare LF is a line end, stored as CRLF (Postfix 3.9 "normalize"); it never ends the data.</summary>
+    Normalize,
+
+    /// <summary>The message is refused with 554 5.5.2 after its end.</summary>
+    Reject,
+}
+
+public sealed record SmtpListenerOptions
+{
+    public IPEndPoint EndPoint { get; init; } = new(IPAddress.Loopback, 2525);
+
+    public TlsMode Tls { get; init; } = TlsMode.StartTls;
+}
+
+public sealed record SmtpServerOptions
+{
+    public string ServerName { get; init; } = "smtp-amp-proxy.local";
+
+    public IReadOnlyList<SmtpListenerOptions> Listeners { get; init; } = [];
+
+    /// <summary>Null: STARTTLS is not offered and implicit-TLS listeners cannot start.</summary>
+    public X509Certificate2? Certificate { get; init; }
+
+    public SslProtocols TlsProtocols { get; init; } = SslProtocols.Tls12 | SslProtocols.Tls13;
+
+    public bool RequireTls { get; init; }
+
+    /// <summary>Relay is allowed from these without AUTH; everyone else gets 554 5.7.1 at RCPT (no open relay).</summary>
+    public IReadOnlyList<IpNetwork> AllowedNetworks { get; init; } = [];
+
+    public bool RequireAuth { get; init; }
+
+    /// <summary>False keeps passwords off plaintext connections (RFC 4954 section 4).</summary>
+    public bool AllowAuthWithoutTls { get; init; }
+
+    /// <summary>Null: AUTH is not offered.</summary>
+    public ISmtpAuthenticator? Authenticator { get; init; }
+
+    /// <summary>20 MB: SendGrid's guidance for SMTP messages; enforced on the bytes read, not only on SIZE=.</summary>
+    public long MaxMessageBytes { get; init; } = 20971520;
+
+    /// <summary>RFC 5321 4.5.3.1.8 asks for at least 100; Postfix's smtpd_recipient_limit is 1000.</summary>
+    public int MaxRecipients { get; init; } = 1000;
+
+    public int MaxConnections { get; init; } = 1000;
+
+    /// <summary>Stops one host from taking every session slot.</summary>
+    public int MaxConnectionsPerIp { get; init; } = 50;
+
+    /// <summary>RFC 5321 4.5.3.1.4 says 512 minimum; Postfix line_length_limit is 2048. Includes the CRLF.</summary>
+    public int MaxCommandLineBytes { get; init; } = 2048;
+
+    /// <summary>Postfix smtpd_hard_error_limit is 20: a client that keeps failing is a probe or a broken loop.</summary>
+    public int MaxErrorsPerSession { get; init; } = 20;
+
+    /// <summary>RFC 5321 4.5.3.2.7 suggests 5 minutes.</summary>
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>RFC 5321 4.5.3.2.5 suggests 3 minutes per data block; 10 minutes for the whole wait.</summary>
+    public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    public BareLineFeedPolicy BareLineFeed { get; init; } = BareLineFeedPolicy.Normalize;
+
+    /// <summary>Messages up to this size stay in memory; larger ones spill to a temp file.</summary>
+    public int MemoryBufferBytes { get; init; } = 1048576;
+
+    public string? TempDirectory { get; init; }
+}

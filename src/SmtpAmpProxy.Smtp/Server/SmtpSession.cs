@@ -1,0 +1,778 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using SmtpAmpProxy.Smtp.Protocol;
+
+namespace SmtpAmpProxy.Smtp.Server;
+
+/// <summary>
+/// One SMTP conversation over a byte stream. Commands are read from a <see cref="PipeReader"/>, parsed by
+/// <see cref="SmtpCommandParser"/>, checked against <see cref="SmtpStateTable"/>, then executed here.
+/// Replies are written to a <see cref="PipeWriter"/> and flushed only when no further command is already
+/// buffered, or before waiting for input (RFC 2920 3.2): a pipelined batch gets its replies in one write.
+/// </summary>
+internal sealed partial class SmtpSession
+{
+    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true);
+    private static readonly StreamPipeWriterOptions WriterOptions = new(leaveOpen: true);
+
+    private readonly SmtpServerContext _context;
+    private readonly SmtpServerOptions _options;
+    private readonly SmtpReplies _replies;
+    private readonly Stream _transport;
+    private readonly TlsMode _tlsMode;
+    private readonly SmtpSessionInfo _info;
+    private readonly string? _refusal;
+    private readonly bool _relayByNetwork;
+    private readonly CancellationTokenSource _abort = new();
+    private CancellationTokenSource _timeout;
+    private Stream _stream;
+    private PipeReader _input;
+    private PipeWriter _output;
+    private ISmtpSessionHandler? _handler;
+
+    private SmtpState _state;
+    private bool _outputPending;
+    private bool _discardingLine;
+    private bool _inData;
+    private long _bufferedAfterCommand;
+
+    private bool _transactionOpen;
+    private bool _transactionUtf8;
+    private bool _recipientTried;
+    private int _recipients;
+
+    private int _errors;
+    private int _commands;
+    private int _messages;
+    private volatile bool _stopping;
+    private volatile bool _hardStop;
+
+    /// <param name="refusal">Non-null: the connection crossed a connection limit; say 421 and close.</param>
+    public SmtpSession(SmtpServerContext context, Stream transport, TlsMode tlsMode, SmtpSessionInfo info, string? refusal)
+    {
+        _context = context;
+        _options = context.Options;
+        _replies = context.Replies;
+        _transport = transport;
+        _tlsMode = tlsMode;
+        _info = info;
+        _refusal = refusal;
+        _stream = transport;
+        _input = PipeReader.Create(transport, ReaderOptions);
+        _output = PipeWriter.Create(transport, WriterOptions);
+        _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, context.Time);
+        var client = info.RemoteEndPoint.Address;
+        foreach (var network in _options.AllowedNetworks)
+        {
+            _relayByNetwork |= network.Contains(client);
+        }
+    }
+
+    private enum ReadOutcome
+    {
+        Data,
+        Closed,
+        TimedOut,
+        Stopped,
+    }
+
+    private enum Step
+    {
+        /// <summary>The command was refused or failed: the state stays.</summary>
+        Stay,
+
+        /// <summary>The command succeeded: take the table's next state.</summary>
+        Advance,
+
+        /// <summary>End the session (QUIT, lost connection, final 421).</summary>
+        Close,
+    }
+
+    public SmtpSessionInfo Info => _info;
+
+    /// <summary>Between transactions (and not inside DATA): a stop may end the session now.</summary>
+    private bool IsIdle => _state is SmtpState.Connected or SmtpState.Ready && !_inData;
+
+    /// <summary>Graceful stop: an idle session gets 421 4.3.2 now, a busy one after its transaction.</summary>
+    public void RequestStop()
+    {
+        _stopping = true;
+        CancelRead();
+    }
+
+    /// <summary>The stop deadline passed: 421 4.3.2 and close, whatever the session is doing.</summary>
+    public void Abort()
+    {
+        _hardStop = true;
+        _stopping = true;
+        CancelRead();
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public async Task RunAsync()
+    {
+        var logger = _context.Logger;
+        ServerLog.SessionStarted(logger, _info.SessionId, _info.RemoteEndPoint, _info.LocalEndPoint);
+        try
+        {
+            if (_tlsMode == TlsMode.Implicit && !await StartTlsAsync())
+            {
+                return;
+            }
+
+            if (_refusal is not null)
+            {
+                ServerLog.ConnectionRefused(logger, _info.RemoteEndPoint, _refusal);
+                await CloseWithAsync(_replies.TooManyConnections);
+                return;
+            }
+
+            _handler = _context.Handlers.Create(_info);
+            Reply(_replies.Greeting);
+            await CommandLoopAsync();
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            ServerLog.ConnectionLost(logger, _info.SessionId, _info.RemoteEndPoint);
+        }
+        catch (Exception ex)
+        {
+            ServerLog.SessionFailed(logger, _info.SessionId, _info.RemoteEndPoint, ex);
+        }
+        finally
+        {
+            await CloseTransportAsync();
+            if (_handler is not null)
+            {
+                try
+                {
+                    await _handler.DisposeAsync();
+                }
+                catch (Exception ex)
+                {
+                    ServerLog.HandlerFailed(logger, _info.SessionId, _info.RemoteEndPoint, "dispose", ex);
+                }
+            }
+
+            _timeout.Dispose();
+            _abort.Dispose();
+            ServerLog.SessionEnded(logger, _info.SessionId, _info.RemoteEndPoint, _commands, _messages);
+        }
+    }
+
+    private static bool IsConnectionFailure(Exception ex) =>
+        ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or AuthenticationException;
+
+    private async Task CommandLoopAsync()
+    {
+        while (true)
+        {
+            if (_stopping && IsIdle)
+            {
+                await CloseWithAsync(_replies.ShuttingDown);
+                return;
+            }
+
+            var (outcome, command) = await ReadCommandAsync();
+            if (outcome != ReadOutcome.Data)
+            {
+                await EndAfterReadAsync(outcome);
+                return;
+            }
+
+            _commands++;
+            if (await ExecuteAsync(command) == Step.Close)
+            {
+                await FlushAsync();
+                return;
+            }
+
+            if (_errors >= _options.MaxErrorsPerSession)
+            {
+                ServerLog.TooManyErrors(_context.Logger, _info.SessionId, _info.RemoteEndPoint);
+                await CloseWithAsync(_replies.TooManyErrors);
+                return;
+            }
+        }
+    }
+
+    private async ValueTask<Step> ExecuteAsync(SmtpCommand command)
+    {
+        switch (command.Verb)
+        {
+            case SmtpVerb.LineTooLong:
+                Reply(SmtpReplies.LineTooLong);
+                _discardingLine = !command.LineComplete;
+                return Step.Stay;
+            case SmtpVerb.Unknown:
+                Reply(command.Error!.Value, serverMade: true);
+                return Step.Stay;
+        }
+
+        var transition = SmtpStateTable.Lookup(_state, command.Verb);
+        if (!transition.Allowed)
+        {
+            // RFC 2920 3.1: after every pipelined RCPT failed, DATA gets 554, not "need RCPT".
+            var noRecipients = command.Verb == SmtpVerb.Data && _state == SmtpState.HaveMail && _recipientTried;
+            Reply(noRecipients ? SmtpReplies.NoValidRecipients.Reply : transition.Refusal, serverMade: true);
+            return Step.Stay;
+        }
+
+        if ((transition.Guards & SmtpGuard.Tls) != 0 && _options.RequireTls && !_info.IsTls)
+        {
+            Reply(SmtpReplies.MustStartTls);
+            return Step.Stay;
+        }
+
+        if ((transition.Guards & SmtpGuard.Auth) != 0 && _options.RequireAuth && _info.AuthenticatedUser is null)
+        {
+            Reply(SmtpReplies.AuthRequired);
+            return Step.Stay;
+        }
+
+        if (command.Error is { } error)
+        {
+            Reply(error, serverMade: true);
+            return Step.Stay;
+        }
+
+        var step = command.Verb switch
+        {
+            SmtpVerb.Ehlo or SmtpVerb.Helo => await HeloAsync(command),
+            SmtpVerb.Mail => await MailAsync(command),
+            SmtpVerb.Rcpt => await RcptAsync(command),
+            SmtpVerb.Data => await DataAsync(),
+            SmtpVerb.Rset => await RsetAsync(),
+            SmtpVerb.Noop => Reply(SmtpReplies.Ok, Step.Advance),
+            SmtpVerb.Vrfy => Reply(SmtpReplies.Vrfy, Step.Advance),
+            SmtpVerb.Help => Reply(SmtpReplies.Help, Step.Advance),
+            SmtpVerb.Quit => Reply(SmtpReplies.Bye, Step.Close),
+            SmtpVerb.StartTls => await StartTlsCommandAsync(),
+            SmtpVerb.Auth => await AuthAsync(command),
+            _ => throw new InvalidOperationException($"No handler for {command.Verb}"),
+        };
+        if (step == Step.Advance)
+        {
+            _state = transition.Next;
+        }
+
+        return step;
+    }
+
+    private async ValueTask<Step> HeloAsync(SmtpCommand command)
+    {
+        await AbandonTransactionAsync();
+        _info.HeloName = command.Argument;
+        if (command.Verb == SmtpVerb.Helo)
+        {
+            Reply(_replies.Helo);
+        }
+        else
+        {
+            var offerStartTls = _context.TlsOptions is not null && _tlsMode != TlsMode.None && !_info.IsTls;
+            var offerAuth = _options.Authenticator is not null && _info.AuthenticatedUser is null
+                && (_info.IsTls || _options.AllowAuthWithoutTls);
+            Reply(_replies.GetEhlo(offerStartTls, offerAuth));
+        }
+
+        return Step.Advance;
+    }
+
+    private async ValueTask<Step> MailAsync(SmtpCommand command)
+    {
+        var parameters = command.Mail!;
+        if (parameters.Size > _options.MaxMessageBytes)
+        {
+            Reply(SmtpReplies.SizeExceeded);
+            return Step.Stay;
+        }
+
+        if (command.PathIsUtf8 && !parameters.SmtpUtf8)
+        {
+            Reply(SmtpReplies.Utf8NotDeclared);
+            return Step.Stay;
+        }
+
+        SmtpReply reply;
+        try
+        {
+            reply = await _handler!.MailAsync(command.Argument!, parameters, _abort.Token);
+        }
+        catch (Exception ex) when (!_abort.IsCancellationRequested)
+        {
+            ServerLog.HandlerFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, "MAIL", ex);
+            reply = SmtpReplies.InternalError.Reply;
+        }
+
+        Reply(reply, serverMade: false);
+        if (!reply.IsPositive)
+        {
+            return Step.Stay;
+        }
+
+        _transactionOpen = true;
+        _transactionUtf8 = parameters.SmtpUtf8;
+        _recipients = 0;
+        _recipientTried = false;
+        return Step.Advance;
+    }
+
+    private async ValueTask<Step> RcptAsync(SmtpCommand command)
+    {
+        _recipientTried = true;
+        if (_recipients >= _options.MaxRecipients)
+        {
+            Reply(SmtpReplies.TooManyRecipients);
+            return Step.Stay;
+        }
+
+        if (command.PathIsUtf8 && !_transactionUtf8)
+        {
+            Reply(SmtpReplies.Utf8NotDeclared);
+            return Step.Stay;
+        }
+
+        var address = command.Argument!;
+        if (!_relayByNetwork && _info.AuthenticatedUser is null)
+        {
+            ServerLog.RelayDenied(_context.Logger, _info.SessionId, _info.RemoteEndPoint, address);
+            Reply(new SmtpReply(554, "5.7.1", $"<{address}>: Relay access denied"), serverMade: true);
+            return Step.Stay;
+        }
+
+        SmtpReply reply;
+        try
+        {
+            reply = await _handler!.RcptAsync(address, command.Parameters ?? string.Empty, _abort.Token);
+        }
+        catch (Exception ex) when (!_abort.IsCancellationRequested)
+        {
+            ServerLog.HandlerFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, "RCPT", ex);
+            reply = SmtpReplies.InternalError.Reply;
+        }
+
+        Reply(reply, serverMade: false);
+        if (!reply.IsPositive)
+        {
+            return Step.Stay;
+        }
+
+        _recipients++;
+        return Step.Advance;
+    }
+
+    private async ValueTask<Step> DataAsync()
+    {
+        Reply(SmtpReplies.DataStart);
+        using var message = new MessageBuffer(_options.MemoryBufferBytes, _options.TempDirectory);
+        var reader = new SmtpDataReader(message, _options.MaxMessageBytes, _options.BareLineFeed);
+        _inData = true;
+        var drained = _bufferedAfterCommand == 0;
+        while (true)
+        {
+            if (drained)
+            {
+                await FlushAsync();
+            }
+
+            var (outcome, result) = await ReadAsync(_options.DataTimeout);
+            if (outcome != ReadOutcome.Data)
+            {
+                await AbandonTransactionAsync();
+                await EndAfterReadAsync(outcome);
+                return Step.Close;
+            }
+
+            var buffer = result.Buffer;
+            if (Feed(reader, buffer, out var end))
+            {
+                _input.AdvanceTo(end);
+                _bufferedAfterCommand = buffer.Slice(end).Length;
+                break;
+            }
+
+            _input.AdvanceTo(buffer.End);
+            if (result.IsCompleted)
+            {
+                await AbandonTransactionAsync();
+                return Step.Close;
+            }
+
+            drained = true;
+        }
+
+        _inData = false;
+        _messages++;
+        var refusal = reader.Overflowed ? SmtpReplies.SizeExceeded
+            : reader.SawBareCr ? SmtpReplies.BareCr
+            : reader.SawRejectedBareLf ? SmtpReplies.BareLf
+            : null;
+        if (refusal is not null)
+        {
+            ServerLog.MessageRefused(_context.Logger, _info.SessionId, _info.RemoteEndPoint, refusal.Reply.Text);
+            Reply(refusal);
+            await AbandonTransactionAsync();
+            return Step.Advance;
+        }
+
+        SmtpReply reply;
+        try
+        {
+            reply = await _handler!.DataAsync(message, _abort.Token);
+        }
+        catch (Exception ex) when (!_abort.IsCancellationRequested)
+        {
+            ServerLog.HandlerFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, "DATA", ex);
+            reply = SmtpReplies.InternalError.Reply;
+        }
+
+        Reply(reply, serverMade: false);
+        _transactionOpen = false;
+        return Step.Advance;
+    }
+
+    private static bool Feed(SmtpDataReader reader, in ReadOnlySequence<byte> buffer, out SequencePosition end)
+    {
+        long consumed = 0;
+        foreach (var segment in buffer)
+        {
+            if (reader.Process(segment.Span, out var used))
+            {
+                end = buffer.GetPosition(consumed + used);
+                return true;
+            }
+
+            consumed += segment.Length;
+        }
+
+        end = buffer.End;
+        return false;
+    }
+
+    private async ValueTask<Step> RsetAsync()
+    {
+        await AbandonTransactionAsync();
+        Reply(SmtpReplies.Ok);
+        return Step.Advance;
+    }
+
+    private async ValueTask AbandonTransactionAsync()
+    {
+        if (!_transactionOpen)
+        {
+            return;
+        }
+
+        _transactionOpen = false;
+        _transactionUtf8 = false;
+        _recipients = 0;
+        _recipientTried = false;
+        try
+        {
+            await _handler!.ResetAsync(_abort.Token);
+        }
+        catch (Exception ex) when (!_abort.IsCancellationRequested)
+        {
+            ServerLog.HandlerFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, "RSET", ex);
+        }
+    }
+
+    private async ValueTask<(ReadOutcome Outcome, SmtpCommand Command)> ReadCommandAsync()
+    {
+        var drained = _bufferedAfterCommand == 0;
+        while (true)
+        {
+            if (drained)
+            {
+                await FlushAsync();
+            }
+
+            var (outcome, result) = await ReadAsync(_options.CommandTimeout);
+            if (outcome != ReadOutcome.Data)
+            {
+                return (outcome, default);
+            }
+
+            var buffer = result.Buffer;
+            if (TryTakeCommand(buffer, out var command, out var consumed))
+            {
+                _input.AdvanceTo(consumed);
+                _bufferedAfterCommand = buffer.Slice(consumed).Length;
+                return (ReadOutcome.Data, command);
+            }
+
+            _input.AdvanceTo(consumed, buffer.End);
+            if (result.IsCompleted)
+            {
+                return (ReadOutcome.Closed, default);
+            }
+
+            drained = true;
+        }
+    }
+
+    private bool TryTakeCommand(in ReadOnlySequence<byte> buffer, out SmtpCommand command, out SequencePosition consumed)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        if (_discardingLine)
+        {
+            // The rest of an over-long line: thrown away as it arrives, never buffered.
+            if (!reader.TryAdvanceTo((byte)'\n'))
+            {
+                command = default;
+                consumed = buffer.End;
+                return false;
+            }
+
+            _discardingLine = false;
+        }
+
+        var complete = SmtpCommandParser.TryParse(ref reader, _options.MaxCommandLineBytes, out command);
+        consumed = reader.Position;
+        return complete;
+    }
+
+    /// <summary>Reads one AUTH response line (RFC 4954 4). Null line: the read failed with the outcome given.</summary>
+    private async ValueTask<(ReadOutcome Outcome, string? Line)> ReadAuthLineAsync()
+    {
+        while (true)
+        {
+            await FlushAsync();
+            var (outcome, result) = await ReadAsync(_options.CommandTimeout);
+            if (outcome != ReadOutcome.Data)
+            {
+                return (outcome, null);
+            }
+
+            var buffer = result.Buffer;
+            var reader = new SequenceReader<byte>(buffer);
+            if (reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
+            {
+                var text = line.Length < _options.MaxCommandLineBytes ? GetAsciiLine(line) : null;
+                _input.AdvanceTo(reader.Position);
+                _bufferedAfterCommand = reader.Remaining;
+                return (ReadOutcome.Data, text ?? string.Empty);
+            }
+
+            if (buffer.Length >= _options.MaxCommandLineBytes)
+            {
+                _input.AdvanceTo(buffer.End);
+                _discardingLine = true;
+                return (ReadOutcome.Data, string.Empty);
+            }
+
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                return (ReadOutcome.Closed, null);
+            }
+        }
+    }
+
+    private static string? GetAsciiLine(in ReadOnlySequence<byte> line)
+    {
+        var bytes = line.ToArray().AsSpan();
+        if (bytes.Length > 0 && bytes[^1] == (byte)'\r')
+        {
+            bytes = bytes[..^1];
+        }
+
+        foreach (var b in bytes)
+        {
+            if (b is < 0x21 or > 0x7E)
+            {
+                return null;
+            }
+        }
+
+        return System.Text.Encoding.ASCII.GetString(bytes);
+    }
+
+    private async ValueTask<(ReadOutcome Outcome, ReadResult Result)> ReadAsync(TimeSpan timeout)
+    {
+        while (true)
+        {
+            if (_hardStop)
+            {
+                return (ReadOutcome.Stopped, default);
+            }
+
+            ReadResult result;
+            _timeout.CancelAfter(timeout);
+            try
+            {
+                result = await _input.ReadAsync(_timeout.Token);
+            }
+            catch (OperationCanceledException) when (_timeout.IsCancellationRequested)
+            {
+                return (ReadOutcome.TimedOut, default);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException)
+            {
+                return (ReadOutcome.Closed, default);
+            }
+
+            DisarmTimeout();
+            if (result.IsCanceled)
+            {
+                _input.AdvanceTo(result.Buffer.Start);
+                if (_hardStop || (_stopping && IsIdle))
+                {
+                    return (ReadOutcome.Stopped, default);
+                }
+
+                continue;
+            }
+
+            return (ReadOutcome.Data, result);
+        }
+    }
+
+    private void DisarmTimeout()
+    {
+        _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+        if (_timeout.IsCancellationRequested)
+        {
+            // The timer fired just as the read completed: the data wins, the next wait gets a fresh timer.
+            _timeout.Dispose();
+            _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _context.Time);
+        }
+    }
+
+    private async ValueTask EndAfterReadAsync(ReadOutcome outcome)
+    {
+        switch (outcome)
+        {
+            case ReadOutcome.TimedOut:
+                ServerLog.Timeout(_context.Logger, _info.SessionId, _info.RemoteEndPoint);
+                await CloseWithAsync(_replies.Timeout);
+                break;
+            case ReadOutcome.Stopped:
+                await CloseWithAsync(_replies.ShuttingDown);
+                break;
+            default:
+                ServerLog.ConnectionLost(_context.Logger, _info.SessionId, _info.RemoteEndPoint);
+                break;
+        }
+    }
+
+    private void CancelRead()
+    {
+        try
+        {
+            _input.CancelPendingRead();
+        }
+        catch (InvalidOperationException)
+        {
+            // The reader was completed (session ending or switching to TLS); nothing to wake.
+        }
+    }
+
+    private Step Reply(EncodedReply reply, Step step)
+    {
+        Reply(reply);
+        return step;
+    }
+
+    private void Reply(EncodedReply reply)
+    {
+        _output.Write(reply.Bytes);
+        _outputPending = true;
+        if (reply.Reply.Code >= 400)
+        {
+            CountError(reply.Reply, log: true);
+        }
+    }
+
+    private void Reply(SmtpReply reply, bool serverMade)
+    {
+        SmtpReplyWriter.Write(_output, reply);
+        _outputPending = true;
+        if (reply.Code >= 400)
+        {
+            CountError(reply, serverMade);
+        }
+    }
+
+    private void CountError(in SmtpReply reply, bool log)
+    {
+        // Postfix counts every refusal toward smtpd_hard_error_limit; 421 is the final word, not an error.
+        if (reply.Code == 421)
+        {
+            return;
+        }
+
+        _errors++;
+        if (log)
+        {
+            ServerLog.ProtocolError(_context.Logger, _info.SessionId, _info.RemoteEndPoint, reply.Code, reply.EnhancedCode, reply.Text);
+        }
+    }
+
+    private async ValueTask FlushAsync()
+    {
+        if (!_outputPending)
+        {
+            return;
+        }
+
+        _outputPending = false;
+        // A client that stops reading must not hold a session forever: the write has the command timeout too.
+        _timeout.CancelAfter(_options.CommandTimeout);
+        try
+        {
+            await _output.FlushAsync(_timeout.Token);
+        }
+        finally
+        {
+            DisarmTimeout();
+        }
+    }
+
+    private async ValueTask CloseWithAsync(EncodedReply reply)
+    {
+        Reply(reply);
+        try
+        {
+            await FlushAsync();
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            // The peer is gone; there is no one left to tell.
+        }
+    }
+
+    private async ValueTask CloseTransportAsync()
+    {
+        try
+        {
+            await _input.CompleteAsync();
+            await _output.CompleteAsync();
+            if (_transport is NetworkStream network)
+            {
+                // A FIN after the last reply, so the peer reads our 221/421 before the socket goes away.
+                network.Socket.Shutdown(SocketShutdown.Send);
+            }
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex) || ex is InvalidOperationException)
+        {
+        }
+        finally
+        {
+            await _stream.DisposeAsync();
+            if (!ReferenceEquals(_stream, _transport))
+            {
+                await _transport.DisposeAsync();
+            }
+        }
+    }
+}

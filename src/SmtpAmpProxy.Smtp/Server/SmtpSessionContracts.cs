@@ -1,0 +1,43 @@
+using System.Net;
+
+namespace SmtpAmpProxy.Smtp;
+
+/// <summary>What a handler may know about its session. The server updates it as the session goes on.</summary>
+public sealed record SmtpSessionInfo(long SessionId, IPEndPoint RemoteEndPoint, IPEndPoint LocalEndPoint)
+{
+    public string? HeloName { get; internal set; }
+
+    public bool IsTls { get; internal set; }
+
+    public string? AuthenticatedUser { get; internal set; }
+}
+
+/// <summary>MAIL FROM parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8).</summary>
+/// <param name="Raw">Everything after the address as sent, validated free of control characters.</param>
+public sealed record MailParameters(long? Size, string? Body, bool SmtpUtf8, string Raw);
+
+/// <summary>One per SMTP session; disposed when the session ends.</summary>
+public interface ISmtpSessionHandler : IAsyncDisposable
+{
+    /// <param name="reversePath">The sender, or "" for the null reverse path &lt;&gt;.</param>
+    ValueTask<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct);
+
+    ValueTask<SmtpReply> RcptAsync(string forwardPath, string rawParameters, CancellationToken ct);
+
+    /// <param name="message">Dot-unstuffed, CRLF line ends, ends with CRLF (or empty).</param>
+    ValueTask<SmtpReply> DataAsync(MessageBuffer message, CancellationToken ct);
+
+    /// <summary>RSET, a new EHLO/HELO, STARTTLS, or a failed transaction: abandon the transaction.</summary>
+    ValueTask ResetAsync(CancellationToken ct);
+}
+
+public interface ISmtpSessionHandlerFactory
+{
+    ISmtpSessionHandler Create(SmtpSessionInfo session);
+}
+
+public interface ISmtpAuthenticator
+{
+    /// <returns>The user name on success, null on failure.</returns>
+    ValueTask<string?> AuthenticateAsync(string user, string password, IPAddress client, CancellationToken ct);
+}
