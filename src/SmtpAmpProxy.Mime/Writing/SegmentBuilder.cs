@@ -60,35 +60,29 @@ internal sealed class SegmentBuilder
 
     private void EmitReordered(MimeEntity entity, int[] order)
     {
-        var span = _source.Span;
         var children = entity.Children;
         var newline = NewlineOf(entity);
+        MimeEntity? previous = null;
         for (var j = 0; j < order.Length; j++)
         {
             var d = entity.DelimiterOffset(j);
             var dLength = children[j].Offset - d;
-
-            // RFC 2046 §5.1.1: a delimiter must start a line, and the line end before it is the delimiter's.
-            // A delimiter that had none (it followed an empty part) gets one, so the child before it keeps its bytes.
-            if (j > 0 && !StartsWithNewline(span, d, dLength))
+            if (previous is null)
             {
-                AddLiteral(newline);
+                Add(d, dLength);
+            }
+            else
+            {
+                AddFollower(previous, d, dLength, newline);
             }
 
-            Add(d, dLength);
-            Emit(children[order[j]]);
+            previous = children[order[j]];
+            Emit(previous);
         }
 
-        var closeOffset = entity.CloseDelimiterOffset;
-        var closeLength = entity.CloseDelimiterLength;
         if (entity.HasCloseDelimiter)
         {
-            if (!StartsWithNewline(span, closeOffset, closeLength))
-            {
-                AddLiteral(newline);
-            }
-
-            Add(closeOffset, closeLength);
+            AddFollower(previous!, entity.CloseDelimiterOffset, entity.CloseDelimiterLength, newline);
             return;
         }
 
@@ -96,11 +90,7 @@ internal sealed class SegmentBuilder
         // formed and the part that is now last cannot run on into what follows.
         var boundary = entity.BoundaryBytes!;
         var literal = new List<byte>(boundary.Length + 8);
-        if (closeLength > 0)
-        {
-            Add(closeOffset, closeLength); // the message's final line end, now before the close delimiter
-        }
-        else
+        if (NeedsLineEndAfter(previous!))
         {
             literal.AddRange(newline);
         }
@@ -108,8 +98,9 @@ internal sealed class SegmentBuilder
         literal.AddRange("--"u8);
         literal.AddRange(boundary);
         literal.AddRange("--"u8);
+        var span = _source.Span;
         var end = entity.Offset + entity.Length;
-        if (closeLength > 0 || (end < span.Length && span[end] is not ((byte)'\r' or (byte)'\n')))
+        if (entity.CloseDelimiterLength > 0 || (end < span.Length && span[end] is not ((byte)'\r' or (byte)'\n')))
         {
             literal.AddRange(newline);
         }
@@ -117,8 +108,41 @@ internal sealed class SegmentBuilder
         AddLiteral([.. literal]);
     }
 
-    private static bool StartsWithNewline(ReadOnlySpan<byte> span, int offset, int length) =>
-        length > 0 && span[offset] is (byte)'\r' or (byte)'\n';
+    /// <summary>
+    /// Emits a delimiter (or the close delimiter) after a moved child. RFC 2046 §5.1.1 gives the line end before a
+    /// delimiter to the delimiter, so whether one belongs here depends on the child, not on the delimiter's old
+    /// neighbour: a child that was followed by such a line end gets one; a child that ends at a line start and
+    /// had none (an empty part, a header block cut short by the delimiter) must not get one, or a re-read would
+    /// take it as the child's blank line. Either way the child re-reads byte for byte.
+    /// </summary>
+    private void AddFollower(MimeEntity child, int offset, int length, byte[] newline)
+    {
+        var span = _source.Span;
+        var leading = length > 0 && span[offset] == (byte)'\n' ? 1
+            : length > 1 && span[offset] == (byte)'\r' && span[offset + 1] == (byte)'\n' ? 2
+            : 0;
+        var needed = NeedsLineEndAfter(child);
+        if (needed && leading == 0)
+        {
+            AddLiteral(newline);
+        }
+        else if (!needed)
+        {
+            offset += leading;
+            length -= leading;
+        }
+
+        Add(offset, length);
+    }
+
+    private bool NeedsLineEndAfter(MimeEntity child)
+    {
+        var span = _source.Span;
+        var end = child.Offset + child.Length;
+        var hadOne = end < span.Length && span[end] is (byte)'\r' or (byte)'\n';
+        var endsAtLineStart = child.Length == 0 || span[end - 1] == (byte)'\n';
+        return hadOne || !endsAtLineStart;
+    }
 
     /// <summary>Line ends written as the multipart writes its own delimiter lines (CRLF unless it uses bare LF).</summary>
     private byte[] NewlineOf(MimeEntity entity)
