@@ -143,6 +143,35 @@ public sealed class SmtpClientConnectionTests
     }
 
     [Fact]
+    public async Task Connect_TraceTranscript_RedactsCredentials()
+    {
+        await using var server = new ClientScriptedServer(async s =>
+        {
+            await s.GreetAsync("AUTH LOGIN");
+            await s.ExpectAsync("AUTH LOGIN");
+            await s.SendAsync("334 VXNlcm5hbWU6\r\n");
+            await s.ReadLineAsync();
+            await s.SendAsync("334 UGFzc3dvcmQ6\r\n");
+            await s.ReadLineAsync();
+            await s.SendAsync("235 2.7.0 ok\r\n");
+            await s.AcceptAllAsync();
+        });
+        var logger = new ClientListLogger();
+        SmtpClientOptions options = server.Options() with { Username = "apikey", Password = "SG.topsecret" };
+
+        await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(options, logger, Ct);
+        await connection.QuitAsync(Ct);
+
+        string log = string.Join("\n", logger.Lines);
+        Assert.Contains("C: AUTH LOGIN", log);
+        Assert.Contains("C: <redacted>", log);
+        Assert.DoesNotContain("SG.topsecret", log);
+        Assert.DoesNotContain(Convert.ToBase64String("SG.topsecret"u8.ToArray()), log);
+        Assert.DoesNotContain("YXBpa2V5", log);
+        Assert.DoesNotContain("SG.topsecret", options.ToString());
+    }
+
+    [Fact]
     public async Task Connect_OnlyAuthLogin_SendsUserThenPassword()
     {
         var lines = new List<string>();
