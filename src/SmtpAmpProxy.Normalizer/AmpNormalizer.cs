@@ -30,7 +30,7 @@ public static class AmpNormalizer
                 null, null, parsed, new MimeRewrite(), AmpRuleEngine.ContainsAmp(parsed.Root));
         }
 
-        return AmpRuleEngine.Evaluate(message, parsed, options);
+        return AmpRuleEngine.Evaluate(parsed, options);
     }
 
     /// <summary>Output for Pass/Rewrite: the input itself as one segment on Pass, else the writer's segments.</summary>

@@ -31,12 +31,12 @@ public static class CheckReport
         }
 
         text.Append("tree:\n");
-        var stack = new Stack<(MimeEntity Entity, string Path)>();
-        stack.Push((parsed.Root, "/"));
+        var stack = new Stack<MimeEntity>();
+        stack.Push(parsed.Root);
         while (stack.Count > 0)
         {
-            var (e, path) = stack.Pop();
-            text.Append(' ', 2 * (Depth(e) + 1)).Append(path).Append("  ").Append(ReplyText.Sanitize(e.ContentType.MimeType));
+            var e = stack.Pop();
+            text.Append(' ', 2 * (e.Depth + 1)).Append(e.Path).Append("  ").Append(ReplyText.Sanitize(e.ContentType.MimeType));
             if (e.Disposition is not null)
             {
                 text.Append("  ").Append(ReplyText.Sanitize(e.Disposition));
@@ -45,7 +45,7 @@ public static class CheckReport
             text.Append("  ").Append(e.Length).Append(e.Length == 1 ? " byte\n" : " bytes\n");
             for (int i = e.Children.Count - 1; i >= 0; i--)
             {
-                stack.Push((e.Children[i], PartPaths.Child(path, i)));
+                stack.Push(e.Children[i]);
             }
         }
 
@@ -75,7 +75,7 @@ public static class CheckReport
             json.WriteString("error", parsed.Error);
             json.WriteEndObject();
             json.WritePropertyName("tree");
-            WriteEntity(json, parsed.Root, "/");
+            WriteEntity(json, parsed.Root);
             json.WriteEndObject();
         }
 
@@ -86,10 +86,10 @@ public static class CheckReport
         result.Parsed ?? MimeParser.Parse(message, limits);
 
     // Recursion depth is bounded by the parser's MaxDepth; the report is an offline tool.
-    private static void WriteEntity(Utf8JsonWriter json, MimeEntity e, string path)
+    private static void WriteEntity(Utf8JsonWriter json, MimeEntity e)
     {
         json.WriteStartObject();
-        json.WriteString("path", path);
+        json.WriteString("path", e.Path);
         json.WriteString("contentType", e.ContentType.MimeType);
         json.WriteString("disposition", e.Disposition);
         json.WriteString("transferEncoding", e.TransferEncoding);
@@ -100,7 +100,7 @@ public static class CheckReport
         json.WriteStartArray("children");
         for (int i = 0; i < e.Children.Count; i++)
         {
-            WriteEntity(json, e.Children[i], PartPaths.Child(path, i));
+            WriteEntity(json, e.Children[i]);
         }
 
         json.WriteEndArray();
@@ -132,17 +132,6 @@ public static class CheckReport
         }
 
         text.Append(any ? "\n" : " none\n");
-    }
-
-    private static int Depth(MimeEntity e)
-    {
-        int depth = 0;
-        for (var p = e.Parent; p is not null; p = p.Parent)
-        {
-            depth++;
-        }
-
-        return depth;
     }
 
     private static string VerdictName(AmpVerdict verdict) => verdict switch

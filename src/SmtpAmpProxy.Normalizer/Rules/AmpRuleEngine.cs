@@ -26,7 +26,6 @@ internal sealed class AmpRuleEngine
 {
     private enum Outcome { Repair, Reject, Pass }
 
-    private readonly ReadOnlyMemory<byte> _message;
     private readonly AmpOptions _options;
     private readonly List<(string Code, string Text)> _rejects = [];
     private readonly List<AmpAction> _actions = [];
@@ -34,15 +33,14 @@ internal sealed class AmpRuleEngine
     private readonly List<(MimeEntity Multipart, int[] Order)> _edits = [];
     private bool _hasAmp;
 
-    private AmpRuleEngine(ReadOnlyMemory<byte> message, AmpOptions options)
+    private AmpRuleEngine(AmpOptions options)
     {
-        _message = message;
         _options = options;
     }
 
-    public static NormalizationResult Evaluate(ReadOnlyMemory<byte> message, MimeParseResult parsed, AmpOptions options)
+    public static NormalizationResult Evaluate(MimeParseResult parsed, AmpOptions options)
     {
-        var engine = new AmpRuleEngine(message, options);
+        var engine = new AmpRuleEngine(options);
         engine.Walk(parsed.Root);
         return engine.BuildResult(parsed);
     }
@@ -110,7 +108,7 @@ internal sealed class AmpRuleEngine
 
         string problem = parent is null
             ? "the message itself is text/x-amp-html; the AMP part must be a child of multipart/alternative"
-            : $"AMP part {PartPaths.Of(amp)} is inside {ReplyText.Name(parent.ContentType.MimeType)}; it must be a child of multipart/alternative";
+            : $"AMP part {amp.Path} is inside {ReplyText.Name(parent.ContentType.MimeType)}; it must be a child of multipart/alternative";
         var outcome = _options.OnMisplaced == MisplacedAction.Pass ? Outcome.Pass : Outcome.Reject;
         Breach(RuleCodes.Misplaced, outcome, PartKinds.SignedAncestor(amp), problem, repair: null);
     }
@@ -119,7 +117,6 @@ internal sealed class AmpRuleEngine
     {
         var children = alt.Children;
         int n = children.Count;
-        var span = _message.Span;
         var amp = new bool[n];
         var html = new bool[n];
         bool hasFallback = false;
@@ -128,7 +125,7 @@ internal sealed class AmpRuleEngine
         {
             amp[i] = PartKinds.IsAmp(children[i]);
             ampCount += amp[i] ? 1 : 0;
-            html[i] = !amp[i] && PartKinds.IsHtmlBearing(children[i], span);
+            html[i] = !amp[i] && PartKinds.IsHtmlBearing(children[i]);
             hasFallback |= html[i] || PartKinds.IsPlain(children[i]);
         }
 
@@ -137,9 +134,9 @@ internal sealed class AmpRuleEngine
             return;
         }
 
-        string altPath = PartPaths.Of(alt);
+        string altPath = alt.Path;
         var signer = PartKinds.SignedAncestor(alt);
-        string P(int index) => PartPaths.Child(altPath, index);
+        string P(int index) => children[index].Path;
 
         if (!hasFallback)
         {
@@ -237,7 +234,7 @@ internal sealed class AmpRuleEngine
 
         if (signer is not null)
         {
-            string where = $"{ReplyText.Name(signer.ContentType.MimeType)} {PartPaths.Of(signer)}";
+            string where = $"{ReplyText.Name(signer.ContentType.MimeType)} {signer.Path}";
             if (_options.InsideSigned == SignedAction.Pass)
             {
                 _warnings.Add(new AmpFinding(RuleCodes.InSigned,

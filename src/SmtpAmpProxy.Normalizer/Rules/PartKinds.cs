@@ -25,25 +25,22 @@ internal static class PartKinds
         e.ContentType.Is("message", "rfc822") || e.ContentType.Is("message", "global");
 
     /// <summary>text/html, or multipart/related whose root is text/html.</summary>
-    public static bool IsHtmlBearing(MimeEntity e, ReadOnlySpan<byte> message)
+    public static bool IsHtmlBearing(MimeEntity e)
     {
         if (IsHtml(e))
         {
             return true;
         }
 
-        return e.ContentType.Is("multipart", "related") && RelatedRoot(e, message) is { } root && IsHtml(root);
+        return e.ContentType.Is("multipart", "related") && RelatedRoot(e) is { } root && IsHtml(root);
     }
-
-    /// <summary>What a client without AMP support can show instead: plain text or HTML.</summary>
-    public static bool IsFallback(MimeEntity e, ReadOnlySpan<byte> message) => IsPlain(e) || IsHtmlBearing(e, message);
 
     /// <summary>
     /// RFC 2387 section 3.2: the root is the part whose Content-ID the <c>start</c> parameter names,
     /// else the first part. A <c>start</c> that names no part falls back to the first part, as mail
     /// readers do, so that a sloppy sender is not refused for it.
     /// </summary>
-    public static MimeEntity? RelatedRoot(MimeEntity related, ReadOnlySpan<byte> message)
+    public static MimeEntity? RelatedRoot(MimeEntity related)
     {
         var children = related.Children;
         if (children.Count == 0)
@@ -57,23 +54,29 @@ internal static class PartKinds
             return children[0];
         }
 
-        string wanted = HeaderFields.NormalizeMessageId(start);
+        string wanted = NormalizeMessageId(start);
         foreach (var child in children)
         {
-            int headerLength = child.BodyOffset - child.Offset;
-            if (child.Offset < 0 || headerLength < 0 || child.Offset + headerLength > message.Length)
-            {
-                continue;
-            }
-
-            string? id = HeaderFields.Find(message.Slice(child.Offset, headerLength), "Content-ID"u8);
-            if (id is not null && string.Equals(HeaderFields.NormalizeMessageId(id), wanted, StringComparison.Ordinal))
+            string? id = child.GetHeader("Content-ID");
+            if (id is not null && string.Equals(NormalizeMessageId(id), wanted, StringComparison.Ordinal))
             {
                 return child;
             }
         }
 
         return children[0];
+    }
+
+    /// <summary>A msg-id without angle brackets and surrounding white space, for comparison.</summary>
+    private static string NormalizeMessageId(string value)
+    {
+        var id = value.AsSpan().Trim();
+        if (id.Length >= 2 && id[0] == '<' && id[^1] == '>')
+        {
+            id = id[1..^1].Trim();
+        }
+
+        return id.ToString();
     }
 
     /// <summary>The nearest signed or encrypted container above <paramref name="e"/>, or null.</summary>
