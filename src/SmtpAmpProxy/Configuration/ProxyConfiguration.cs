@@ -100,7 +100,14 @@ internal sealed class ProxyConfiguration
         }
         catch (InvalidOperationException e)
         {
-            throw new ConfigurationException(e.Message, e);
+            // The binder wraps the useful part ("... at 'Proxy:Listen:0:Tls' to type ...") in its inner exceptions.
+            var detail = e;
+            while (detail.InnerException is InvalidOperationException inner)
+            {
+                detail = inner;
+            }
+
+            throw new ConfigurationException(detail.Message, e);
         }
 
         return new ProxyConfiguration(root, options, contentRoot, file);

@@ -1,8 +1,10 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Http;
 using SmtpAmpProxy.Mime;
 using SmtpAmpProxy.Relay;
 using SmtpAmpProxy.Smtp;
@@ -45,6 +47,7 @@ internal static class ProxyHost
         builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
         builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
         builder.Services.AddSingleton<SmtpProxyService>();
+        builder.Services.AddProxyOperations();
         builder.Services.AddHostedService(services => services.GetRequiredService<SmtpProxyService>());
         configureServices?.Invoke(builder.Services);
         return builder.Build();

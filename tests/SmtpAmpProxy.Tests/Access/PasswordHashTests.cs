@@ -63,9 +63,9 @@ public sealed class PasswordHashTests
             Users = [new UserOptions { Name = "app", PasswordHash = PasswordHash.Create("pw", 1000) }],
         });
 
-        Assert.Equal("app", await authenticator.AuthenticateAsync("app", "pw", IPAddress.Loopback, default));
-        Assert.Null(await authenticator.AuthenticateAsync("app", "wrong", IPAddress.Loopback, default));
-        Assert.Null(await authenticator.AuthenticateAsync("other", "pw", IPAddress.Loopback, default));
+        Assert.Equal("app", await authenticator.AuthenticateAsync("app", "pw", IPAddress.Loopback, TestContext.Current.CancellationToken));
+        Assert.Null(await authenticator.AuthenticateAsync("app", "wrong", IPAddress.Loopback, TestContext.Current.CancellationToken));
+        Assert.Null(await authenticator.AuthenticateAsync("other", "pw", IPAddress.Loopback, TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -73,7 +73,7 @@ public sealed class PasswordHashTests
     {
         var authenticator = new ConfiguredAuthenticator(new AccessOptions { AcceptAnyAuth = true, AllowedNetworks = ["10.0.0.0/8"] });
 
-        Assert.Equal("legacy", await authenticator.AuthenticateAsync("legacy", "whatever", IPAddress.Parse("10.1.2.3"), default));
-        Assert.Null(await authenticator.AuthenticateAsync("legacy", "whatever", IPAddress.Parse("192.0.2.1"), default));
+        Assert.Equal("legacy", await authenticator.AuthenticateAsync("legacy", "whatever", IPAddress.Parse("10.1.2.3"), TestContext.Current.CancellationToken));
+        Assert.Null(await authenticator.AuthenticateAsync("legacy", "whatever", IPAddress.Parse("192.0.2.1"), TestContext.Current.CancellationToken));
     }
 }

@@ -22,8 +22,8 @@ internal sealed class AiosmtpdUpstream : IDisposable
     {
         var python = Peers.RequireAiosmtpd();
         var directory = new TempDirectory();
-        var process = Peers.Start(python, [Peers.Peer("aiosmtpd_upstream.py"), directory.Path, .. options]);
-        var ready = process.StandardOutput.ReadLineAsync().AsTask();
+        var process = Peers.Start(python, [RepoPaths.Peer("aiosmtpd_upstream.py"), directory.Path, .. options]);
+        var ready = process.StandardOutput.ReadLineAsync();
         if (!ready.Wait(TimeSpan.FromSeconds(30)) || ready.Result is not { } line || !line.StartsWith("READY ", StringComparison.Ordinal))
         {
             Peers.Stop(process);

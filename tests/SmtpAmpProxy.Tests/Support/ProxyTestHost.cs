@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Hosting;
+using SmtpAmpProxy.Http;
 
 namespace SmtpAmpProxy.Tests.Support;
 
@@ -27,6 +28,12 @@ internal sealed class ProxyTestHost : IAsyncDisposable
 
     public IPEndPoint EndPoint => _host.Services.GetRequiredService<SmtpProxyService>().BoundEndPoints[0];
 
+    /// <summary>The operations HTTP port; a test turns it on with <c>Proxy:Http:Endpoint=127.0.0.1:0</c>.</summary>
+    public IPEndPoint HttpEndPoint => _host.Services.GetRequiredService<OperationsHttpService>().BoundEndPoint
+        ?? throw new InvalidOperationException("HTTP is off: pass Proxy:Http:Endpoint=127.0.0.1:0");
+
+    public IServiceProvider Services => _host.Services;
+
     public string Outbox => Path.Combine(_directory.Path, "outbox");
 
     public string WorkDirectory => _directory.Path;
@@ -43,6 +50,9 @@ internal sealed class ProxyTestHost : IAsyncDisposable
             ["Proxy:Upstream:Directory"] = Path.Combine(directory.Path, "outbox"),
             ["Proxy:Tls:CertificatePath"] = Path.Combine(directory.Path, "absent.crt"),
             ["Proxy:Tls:KeyPath"] = Path.Combine(directory.Path, "absent.key"),
+
+            // Off unless asked for: the default 0.0.0.0:8080 is one port for every test host.
+            ["Proxy:Http:Endpoint"] = "none",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {

@@ -10,7 +10,7 @@ internal static class PythonMime
     public static Summary Summarise(string emlPath)
     {
         var python = Peers.RequirePython();
-        var result = Peers.Run(python, [Peers.Peer("mime_summary.py"), emlPath], TimeSpan.FromSeconds(60));
+        var result = Peers.Run(python, [RepoPaths.Peer("mime_summary.py"), emlPath], TimeSpan.FromSeconds(60));
         Assert.True(result.ExitCode == 0, result.StdErr);
         using var json = JsonDocument.Parse(result.StdOut);
         var alternatives = json.RootElement.GetProperty("alternatives").EnumerateArray()
@@ -42,7 +42,7 @@ internal static class PythonSmtp
         using var directory = new TempDirectory();
         var path = directory.File("message.eml");
         File.WriteAllBytes(path, message);
-        string[] args = [Peers.Peer("smtp_send.py"), proxy.Address.ToString(), proxy.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        string[] args = [RepoPaths.Peer("smtp_send.py"), proxy.Address.ToString(), proxy.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             from, string.Join(',', to), path, .. startTls ? new[] { "--starttls" } : []];
         var result = Peers.Run(python, args, TimeSpan.FromSeconds(90));
         Assert.True(result.ExitCode == 0, result.StdErr);

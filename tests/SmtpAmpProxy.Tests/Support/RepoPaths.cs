@@ -11,6 +11,15 @@ internal static class RepoPaths
 
     private static string FindRoot()
     {
+        // Builds with --artifacts-path put the binaries outside the repository: the build records where it is.
+        var recorded = typeof(RepoPaths).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
+        if (recorded is not null && File.Exists(Path.Combine(recorded, "SmtpAmpProxy.sln")))
+        {
+            return Path.GetFullPath(recorded);
+        }
+
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "SmtpAmpProxy.sln")))

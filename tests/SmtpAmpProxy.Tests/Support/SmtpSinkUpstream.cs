@@ -26,9 +26,12 @@ internal sealed class SmtpSinkUpstream : IDisposable
         var directory = new TempDirectory();
 
         // smtp-sink drops root privileges for the user named by -u, who must be able to write the dumps.
-        File.SetUnixFileMode(directory.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-            | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(directory.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
+        }
         var port = FreePort();
         var process = Peers.Start(sink, ["-u", "nobody", "-d", Path.Combine(directory.Path, "%H%M%S."), .. options, $"127.0.0.1:{port}", "100"]);
         var deadline = DateTime.UtcNow.AddSeconds(30);
