@@ -28,7 +28,7 @@ internal ref struct StructureScanner
         var len = _src.Length;
         var root = new MimeEntity(_memory, null, 0, 0);
         _parts = 1;
-        if (ReadHeaders(root, digestParent: false))
+        if (ReadHeaders(root, digestParent: false) is HeaderEnd.Body or HeaderEnd.End)
         {
             if (root.IsMultipart && TryEnter(root))
             {
@@ -84,7 +84,8 @@ internal ref struct StructureScanner
             multipart.AddChild(child, x);
             frame.Pending = child;
             _parts++;
-            if (!ReadHeaders(child, multipart.ContentType.Is("multipart", "digest")))
+            var headers = ReadHeaders(child, multipart.ContentType.Is("multipart", "digest"));
+            if (headers == HeaderEnd.TooLarge)
             {
                 _regionStart = len;
                 CloseAtEnd();
@@ -92,6 +93,14 @@ internal ref struct StructureScanner
             }
 
             pos = child.BodyOffset;
+            if (headers != HeaderEnd.Body)
+            {
+                // No blank line and no body (a delimiter or the end came first): the line end before the delimiter
+                // is the delimiter's (RFC 2046 §5.1.1), as after any other content.
+                _regionStart = child.Offset;
+                continue;
+            }
+
             _regionStart = pos;
             if (child.IsMultipart && !TryEnter(child))
             {
@@ -284,9 +293,8 @@ internal ref struct StructureScanner
     /// <summary>
     /// Reads the header block of <paramref name="entity"/>: up to the blank line, or up to a line that cannot be a
     /// field (no blank line: the body starts there), a delimiter of an open multipart, or the end of input.
-    /// False when the block exceeds the limit.
     /// </summary>
-    private bool ReadHeaders(MimeEntity entity, bool digestParent)
+    private HeaderEnd ReadHeaders(MimeEntity entity, bool digestParent)
     {
         var s = _src;
         var len = s.Length;
@@ -298,6 +306,7 @@ internal ref struct StructureScanner
         Range contentType = default, transferEncoding = default, disposition = default;
         var current = Field.None;
         var seenField = false;
+        var blankLine = false;
 
         while (p < len)
         {
@@ -312,6 +321,7 @@ internal ref struct StructureScanner
                 }
 
                 body = lineEnd;
+                blankLine = true;
                 break;
             }
 
@@ -324,8 +334,9 @@ internal ref struct StructureScanner
             }
             else if (b == (byte)'-' && IsDelimiter(p, out _, out _, out _))
             {
-                body = p;
-                break;
+                entity.BodyOffset = p;
+                ApplyFields(entity, digestParent, contentType, transferEncoding, disposition);
+                return HeaderEnd.Delimiter;
             }
             else
             {
@@ -343,6 +354,7 @@ internal ref struct StructureScanner
                 else
                 {
                     body = p; // not a field: RFC 5322 has no room for it, so the body starts here
+                    blankLine = true;
                     break;
                 }
             }
@@ -406,7 +418,7 @@ internal ref struct StructureScanner
 
         entity.BodyOffset = body;
         ApplyFields(entity, digestParent, contentType, transferEncoding, disposition);
-        return true;
+        return blankLine ? HeaderEnd.Body : HeaderEnd.End;
     }
 
     private readonly void ApplyFields(MimeEntity entity, bool digestParent, Range contentType, Range transferEncoding, Range disposition)
@@ -437,12 +449,12 @@ internal ref struct StructureScanner
         }
     }
 
-    private bool TooLarge(MimeEntity entity)
+    private HeaderEnd TooLarge(MimeEntity entity)
     {
         Fail(MimeParseStatus.HeaderBlockTooLarge,
             $"header block at {entity.Path} (offset {entity.Offset}) exceeds MaxHeaderBlockBytes ({_limits.MaxHeaderBlockBytes})");
         entity.BodyOffset = _src.Length;
-        return false;
+        return HeaderEnd.TooLarge;
     }
 
     private static Field Identify(ReadOnlySpan<byte> name)
@@ -464,6 +476,20 @@ internal ref struct StructureScanner
         }
 
         return System.Text.Ascii.EqualsIgnoreCase(rest, "disposition"u8) ? Field.Disposition : Field.Other;
+    }
+
+    private enum HeaderEnd
+    {
+        /// <summary>A blank line (or a line that cannot be a field) ends the block; a body follows.</summary>
+        Body,
+
+        /// <summary>A delimiter of an open multipart cut the block short.</summary>
+        Delimiter,
+
+        /// <summary>The input ended inside the block.</summary>
+        End,
+
+        TooLarge,
     }
 
     private enum Field

@@ -76,6 +76,11 @@ internal sealed class SegmentBuilder
                 AddFollower(previous, d, dLength, newline);
             }
 
+            if (_source.Span[d + dLength - 1] != (byte)'\n')
+            {
+                AddLiteral(newline); // the delimiter line ended the input; now something follows it
+            }
+
             previous = children[order[j]];
             Emit(previous);
         }
@@ -92,7 +97,7 @@ internal sealed class SegmentBuilder
         var literal = new List<byte>(boundary.Length + 8);
         if (NeedsLineEndAfter(previous!))
         {
-            literal.AddRange(newline);
+            literal.AddRange(EndsWithCr(previous!) ? CrLf : newline);
         }
 
         literal.AddRange("--"u8);
@@ -122,11 +127,18 @@ internal sealed class SegmentBuilder
             : length > 1 && span[offset] == (byte)'\r' && span[offset + 1] == (byte)'\n' ? 2
             : 0;
         var needed = NeedsLineEndAfter(child);
-        if (needed && leading == 0)
+        if (needed)
         {
-            AddLiteral(newline);
+            if (leading == 0)
+            {
+                AddLiteral(EndsWithCr(child) ? CrLf : newline);
+            }
+            else if (leading == 1 && EndsWithCr(child))
+            {
+                AddLiteral(Cr); // else the child's last CR and the delimiter's LF would read as one CRLF
+            }
         }
-        else if (!needed)
+        else
         {
             offset += leading;
             length -= leading;
@@ -135,12 +147,15 @@ internal sealed class SegmentBuilder
         Add(offset, length);
     }
 
+    private bool EndsWithCr(MimeEntity child) =>
+        child.Length > 0 && _source.Span[child.Offset + child.Length - 1] == (byte)'\r';
+
     private bool NeedsLineEndAfter(MimeEntity child)
     {
         var span = _source.Span;
         var end = child.Offset + child.Length;
         var hadOne = end < span.Length && span[end] is (byte)'\r' or (byte)'\n';
-        var endsAtLineStart = child.Length == 0 || span[end - 1] == (byte)'\n';
+        var endsAtLineStart = child.Length == 0 || span[end - 1] == (byte)'\n'; // an empty child starts a line: see EmitReordered
         return hadOne || !endsAtLineStart;
     }
 
@@ -160,6 +175,7 @@ internal sealed class SegmentBuilder
 
     private static readonly byte[] CrLf = "\r\n"u8.ToArray();
     private static readonly byte[] Lf = "\n"u8.ToArray();
+    private static readonly byte[] Cr = "\r"u8.ToArray();
 
     private void Add(int offset, int length)
     {
