@@ -26,11 +26,13 @@ internal sealed class AmpRuleEngine
 {
     private enum Outcome { Repair, Reject, Pass }
 
+    private enum Decision { Repair, Reject, Warn, SignedWarn, SignedReject }
+
     private readonly AmpOptions _options;
-    private readonly List<(string Code, string Text)> _rejects = [];
-    private readonly List<AmpAction> _actions = [];
-    private readonly List<AmpFinding> _warnings = [];
-    private readonly List<(MimeEntity Multipart, int[] Order)> _edits = [];
+    private List<(string Code, string Text)>? _rejects;
+    private List<AmpAction>? _actions;
+    private List<AmpFinding>? _warnings;
+    private List<(MimeEntity Multipart, int[] Order)>? _edits;
     private bool _hasAmp;
 
     private AmpRuleEngine(AmpOptions options)
@@ -41,61 +43,57 @@ internal sealed class AmpRuleEngine
     public static NormalizationResult Evaluate(MimeParseResult parsed, AmpOptions options)
     {
         var engine = new AmpRuleEngine(options);
-        engine.Walk(parsed.Root);
+        for (var e = parsed.Root; e is not null; e = Next(e))
+        {
+            if (PartKinds.IsAmp(e))
+            {
+                engine._hasAmp = true;
+                engine.CheckPlacement(e);
+            }
+            else if (PartKinds.IsAlternative(e) && e.Children.Count > 0)
+            {
+                engine.CheckAlternative(e);
+            }
+        }
+
         return engine.BuildResult(parsed);
     }
 
     /// <summary>True when the tree (outside encapsulated messages) holds an AMP part.</summary>
     public static bool ContainsAmp(MimeEntity root)
     {
-        var stack = new Stack<MimeEntity>();
-        stack.Push(root);
-        while (stack.Count > 0)
+        for (var e = root; e is not null; e = Next(e))
         {
-            var e = stack.Pop();
             if (PartKinds.IsAmp(e))
             {
                 return true;
-            }
-
-            if (!PartKinds.IsEncapsulatedMessage(e))
-            {
-                foreach (var child in e.Children)
-                {
-                    stack.Push(child);
-                }
             }
         }
 
         return false;
     }
 
-    // An explicit stack: MaxDepth is configurable, and a deep tree must not exhaust the thread's stack.
-    private void Walk(MimeEntity root)
+    /// <summary>
+    /// The next entity in document order, following parent links instead of a stack: no allocation,
+    /// and no nesting depth can exhaust the thread's stack. An attached message is not entered.
+    /// </summary>
+    private static MimeEntity? Next(MimeEntity e)
     {
-        var stack = new Stack<MimeEntity>();
-        stack.Push(root);
-        while (stack.Count > 0)
+        if (e.Children.Count > 0 && !PartKinds.IsEncapsulatedMessage(e))
         {
-            var e = stack.Pop();
-            if (PartKinds.IsAmp(e))
-            {
-                _hasAmp = true;
-                CheckPlacement(e);
-            }
-            else if (PartKinds.IsAlternative(e) && e.Children.Count > 0)
-            {
-                CheckAlternative(e);
-            }
+            return e.Children[0];
+        }
 
-            if (!PartKinds.IsEncapsulatedMessage(e))
+        for (var current = e; current.Parent is { } parent; current = parent)
+        {
+            int sibling = current.IndexInParent + 1;
+            if (sibling < parent.Children.Count)
             {
-                for (int i = e.Children.Count - 1; i >= 0; i--)
-                {
-                    stack.Push(e.Children[i]);
-                }
+                return parent.Children[sibling];
             }
         }
+
+        return null;
     }
 
     private void CheckPlacement(MimeEntity amp)
@@ -106,27 +104,36 @@ internal sealed class AmpRuleEngine
             return;
         }
 
-        string problem = parent is null
-            ? "the message itself is text/x-amp-html; the AMP part must be a child of multipart/alternative"
-            : $"AMP part {amp.Path} is inside {ReplyText.Name(parent.ContentType.MimeType)}; it must be a child of multipart/alternative";
         var outcome = _options.OnMisplaced == MisplacedAction.Pass ? Outcome.Pass : Outcome.Reject;
-        Breach(RuleCodes.Misplaced, outcome, PartKinds.SignedAncestor(amp), problem, repair: null);
+        var signer = PartKinds.SignedAncestor(amp);
+        Report(RuleCodes.Misplaced, Decide(outcome, signer), signer, parent is null
+            ? "the message itself is text/x-amp-html; the AMP part must be a child of multipart/alternative"
+            : $"AMP part {amp.Path} is inside {ReplyText.Name(parent.ContentType.MimeType)}; it must be a child of multipart/alternative");
     }
 
     private void CheckAlternative(MimeEntity alt)
     {
         var children = alt.Children;
         int n = children.Count;
-        var amp = new bool[n];
-        var html = new bool[n];
+        int ampCount = 0, lastAmp = -1, firstHtml = -1;
         bool hasFallback = false;
-        int ampCount = 0;
         for (int i = 0; i < n; i++)
         {
-            amp[i] = PartKinds.IsAmp(children[i]);
-            ampCount += amp[i] ? 1 : 0;
-            html[i] = !amp[i] && PartKinds.IsHtmlBearing(children[i]);
-            hasFallback |= html[i] || PartKinds.IsPlain(children[i]);
+            var child = children[i];
+            if (PartKinds.IsAmp(child))
+            {
+                ampCount++;
+                lastAmp = i;
+            }
+            else if (PartKinds.IsPlain(child))
+            {
+                hasFallback = true;
+            }
+            else if (PartKinds.IsHtmlBearing(child))
+            {
+                hasFallback = true;
+                firstHtml = firstHtml < 0 ? i : firstHtml;
+            }
         }
 
         if (ampCount == 0)
@@ -134,16 +141,19 @@ internal sealed class AmpRuleEngine
             return;
         }
 
-        string altPath = alt.Path;
-        var signer = PartKinds.SignedAncestor(alt);
-        string P(int index) => children[index].Path;
+        // Compliant alternatives, nearly all AMP mail, leave here without allocating.
+        bool misordered = firstHtml >= 0 ? lastAmp > firstHtml : lastAmp == n - 1;
+        if (ampCount == 1 && hasFallback && !misordered)
+        {
+            return;
+        }
 
+        var signer = PartKinds.SignedAncestor(alt);
         if (!hasFallback)
         {
             var outcome = _options.OnNoFallback == NoFallbackAction.Pass ? Outcome.Pass : Outcome.Reject;
-            Breach(RuleCodes.NoFallback, outcome, signer,
-                $"multipart/alternative {altPath} holds an AMP part but no text/plain, text/html or multipart/related with an HTML root",
-                repair: null);
+            Report(RuleCodes.NoFallback, Decide(outcome, signer), signer,
+                $"multipart/alternative {alt.Path} holds an AMP part but no text/plain, text/html or multipart/related with an HTML root");
         }
 
         var order = new List<int>(n);
@@ -152,69 +162,83 @@ internal sealed class AmpRuleEngine
             order.Add(i);
         }
 
+        bool IsAmpAt(int index) => PartKinds.IsAmp(children[index]);
         if (ampCount > 1)
         {
-            var ampIndices = order.FindAll(k => amp[k]);
-            var outcome = _options.OnDuplicate switch
+            var amps = order.FindAll(IsAmpAt);
+            var decision = Decide(_options.OnDuplicate switch
             {
                 DuplicateAction.KeepFirst => Outcome.Repair,
                 DuplicateAction.Reject => Outcome.Reject,
                 _ => Outcome.Pass,
-            };
-            string dropped = string.Join(", ", ampIndices.Skip(1).Select(P));
-            if (Breach(RuleCodes.Duplicate, outcome, signer,
-                    $"multipart/alternative {altPath} holds {ampCount} AMP parts ({string.Join(", ", ampIndices.Select(P))}); only one is allowed",
-                    $"kept AMP part {P(ampIndices[0])} and dropped {dropped} in {altPath}"))
+            }, signer);
+            if (decision == Decision.Repair)
             {
-                order.RemoveAll(k => amp[k] && k != ampIndices[0]);
+                order.RemoveAll(k => IsAmpAt(k) && k != amps[0]);
+                AddAction(RuleCodes.Duplicate, $"kept AMP part {children[amps[0]].Path} and dropped {Paths(children, amps.Skip(1))} in {alt.Path}");
+            }
+            else
+            {
+                Report(RuleCodes.Duplicate, decision, signer,
+                    $"multipart/alternative {alt.Path} holds {ampCount} AMP parts ({Paths(children, amps)}); only one is allowed");
             }
         }
 
-        int firstHtml = order.FindIndex(k => html[k]);
         if (firstHtml >= 0)
         {
-            var late = order.Skip(firstHtml + 1).Where(k => amp[k]).ToList();
+            int anchor = order.IndexOf(firstHtml);
+            var late = order.Skip(anchor + 1).Where(IsAmpAt).ToList();
             if (late.Count > 0)
             {
-                string parts = Describe(late, P);
-                string anchor = P(order[firstHtml]);
-                if (Breach(RuleCodes.AfterHtml, ToOutcome(_options.OnAfterHtml), signer,
-                        $"{parts} after HTML part {anchor} in multipart/alternative {altPath}; clients that show the last part they understand would skip it",
-                        $"moved {Names(late, P)} before part {anchor} in {altPath}"))
+                var decision = Decide(ToOutcome(_options.OnAfterHtml), signer);
+                string parts = Names(children, late);
+                if (decision == Decision.Repair)
                 {
                     order.RemoveAll(late.Contains);
-                    order.InsertRange(firstHtml, late);
+                    order.InsertRange(anchor, late);
+                    AddAction(RuleCodes.AfterHtml, $"moved {parts} before part {children[firstHtml].Path} in {alt.Path}");
+                }
+                else
+                {
+                    Report(RuleCodes.AfterHtml, decision, signer,
+                        $"{parts} {(late.Count == 1 ? "comes" : "come")} after HTML part {children[firstHtml].Path} in multipart/alternative {alt.Path}; clients that show the last part they understand would skip it");
                 }
             }
         }
-        else if (amp[order[^1]])
+        else if (IsAmpAt(order[^1]))
         {
-            int lastOther = order.FindLastIndex(k => !amp[k]);
+            int lastOther = order.FindLastIndex(k => !IsAmpAt(k));
             if (lastOther >= 0)
             {
                 var tail = order.GetRange(lastOther + 1, order.Count - lastOther - 1);
-                string anchor = P(order[lastOther]);
-                if (Breach(RuleCodes.Last, ToOutcome(_options.OnLast), signer,
-                        $"{Names(tail, P)} {(tail.Count == 1 ? "is" : "are")} last in multipart/alternative {altPath}, after every other part; clients that show the last part would show only AMP",
-                        $"moved {Names(tail, P)} before part {anchor} in {altPath}"))
+                var decision = Decide(ToOutcome(_options.OnLast), signer);
+                string parts = Names(children, tail);
+                if (decision == Decision.Repair)
                 {
+                    string anchor = children[order[lastOther]].Path;
                     order.RemoveRange(lastOther + 1, tail.Count);
                     order.InsertRange(lastOther, tail);
+                    AddAction(RuleCodes.Last, $"moved {parts} before part {anchor} in {alt.Path}");
+                }
+                else
+                {
+                    Report(RuleCodes.Last, decision, signer,
+                        $"{parts} {(tail.Count == 1 ? "is" : "are")} last in multipart/alternative {alt.Path}, after every other part; clients that show the last part would show only AMP");
                 }
             }
         }
 
         if (order.Count != n || order.Where((k, i) => k != i).Any())
         {
-            _edits.Add((alt, order.ToArray()));
+            (_edits ??= []).Add((alt, order.ToArray()));
         }
     }
 
-    private static string Names(List<int> indices, Func<int, string> path) =>
-        (indices.Count == 1 ? "AMP part " : "AMP parts ") + string.Join(", ", indices.Select(path));
+    private static string Paths(IReadOnlyList<MimeEntity> children, IEnumerable<int> indices) =>
+        string.Join(", ", indices.Select(k => children[k].Path));
 
-    private static string Describe(List<int> indices, Func<int, string> path) =>
-        Names(indices, path) + (indices.Count == 1 ? " comes" : " come");
+    private static string Names(IReadOnlyList<MimeEntity> children, List<int> indices) =>
+        (indices.Count == 1 ? "AMP part " : "AMP parts ") + Paths(children, indices);
 
     private static Outcome ToOutcome(OrderAction action) => action switch
     {
@@ -223,75 +247,79 @@ internal sealed class AmpRuleEngine
         _ => Outcome.Pass,
     };
 
-    /// <summary>Records a broken rule; true when the caller is to apply its repair.</summary>
-    private bool Breach(string code, Outcome outcome, MimeEntity? signer, string problem, string? repair)
+    /// <summary>
+    /// A rule set to Pass is a plain warning everywhere. Otherwise, inside signed or encrypted content
+    /// the amp-in-signed option decides, since any change there breaks the signature (RFC 1847 section 2.1).
+    /// </summary>
+    private Decision Decide(Outcome outcome, MimeEntity? signer) => outcome switch
     {
-        if (outcome == Outcome.Pass)
-        {
-            _warnings.Add(new AmpFinding(code, ReplyText.Sanitize($"{problem}; passed by configuration")));
-            return false;
-        }
+        Outcome.Pass => Decision.Warn,
+        _ when signer is not null => _options.InsideSigned == SignedAction.Pass ? Decision.SignedWarn : Decision.SignedReject,
+        Outcome.Reject => Decision.Reject,
+        _ => Decision.Repair,
+    };
 
-        if (signer is not null)
+    private void AddAction(string code, string description) => (_actions ??= []).Add(new AmpAction(code, description));
+
+    private void Report(string code, Decision decision, MimeEntity? signer, string problem)
+    {
+        string where = signer is null ? string.Empty : $"{ReplyText.Name(signer.ContentType.MimeType)} {signer.Path}";
+        switch (decision)
         {
-            string where = $"{ReplyText.Name(signer.ContentType.MimeType)} {signer.Path}";
-            if (_options.InsideSigned == SignedAction.Pass)
-            {
-                _warnings.Add(new AmpFinding(RuleCodes.InSigned,
+            case Decision.Warn:
+                (_warnings ??= []).Add(new AmpFinding(code, ReplyText.Sanitize($"{problem}; passed by configuration")));
+                break;
+            case Decision.SignedWarn:
+                (_warnings ??= []).Add(new AmpFinding(RuleCodes.InSigned,
                     ReplyText.Sanitize($"{problem} ({code}); left unchanged inside {where} to keep the signature valid")));
-            }
-            else
-            {
-                _rejects.Add((RuleCodes.InSigned,
+                break;
+            case Decision.SignedReject:
+                (_rejects ??= []).Add((RuleCodes.InSigned,
                     $"{problem} ({code}); it is inside {where} and cannot be changed without breaking the signature"));
-            }
-
-            return false;
+                break;
+            default:
+                (_rejects ??= []).Add((code, problem));
+                break;
         }
-
-        if (outcome == Outcome.Reject)
-        {
-            _rejects.Add((code, problem));
-            return false;
-        }
-
-        _actions.Add(new AmpAction(code, ReplyText.Sanitize(repair!)));
-        return true;
     }
 
     private NormalizationResult BuildResult(MimeParseResult parsed)
     {
-        if (_rejects.Count > 0)
+        if (_rejects is { Count: > 0 } rejects)
         {
             int chosen = 0;
-            for (int i = 1; i < _rejects.Count; i++)
+            for (int i = 1; i < rejects.Count; i++)
             {
-                if (RuleCodes.RejectPriority(_rejects[i].Code) < RuleCodes.RejectPriority(_rejects[chosen].Code))
+                if (RuleCodes.RejectPriority(rejects[i].Code) < RuleCodes.RejectPriority(rejects[chosen].Code))
                 {
                     chosen = i;
                 }
             }
 
-            var warnings = new List<AmpFinding>(_warnings);
-            for (int i = 0; i < _rejects.Count; i++)
+            var warnings = new List<AmpFinding>(_warnings ?? []);
+            for (int i = 0; i < rejects.Count; i++)
             {
                 if (i != chosen)
                 {
-                    warnings.Add(new AmpFinding(_rejects[i].Code, ReplyText.Sanitize(_rejects[i].Text)));
+                    warnings.Add(new AmpFinding(rejects[i].Code, ReplyText.Sanitize(rejects[i].Text)));
                 }
             }
 
-            return new NormalizationResult(AmpVerdict.Reject, _rejects[chosen].Code, ReplyText.Sanitize(_rejects[chosen].Text),
+            return new NormalizationResult(AmpVerdict.Reject, rejects[chosen].Code, ReplyText.Sanitize(rejects[chosen].Text),
                 actions: null, warnings, parsed, new MimeRewrite(), _hasAmp);
         }
 
         var rewrite = new MimeRewrite();
+        if (_edits is null)
+        {
+            return new NormalizationResult(AmpVerdict.Pass, null, null, _actions, _warnings, parsed, rewrite, _hasAmp);
+        }
+
         foreach (var (multipart, order) in _edits)
         {
             rewrite.SetChildOrder(multipart, order);
         }
 
-        var verdict = _edits.Count > 0 ? AmpVerdict.Rewrite : AmpVerdict.Pass;
-        return new NormalizationResult(verdict, null, null, _actions, _warnings, parsed, rewrite, _hasAmp);
+        return new NormalizationResult(AmpVerdict.Rewrite, null, null, _actions, _warnings, parsed, rewrite, _hasAmp);
     }
 }
