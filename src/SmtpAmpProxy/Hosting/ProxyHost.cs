@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Http;
 using SmtpAmpProxy.Mime;
 using SmtpAmpProxy.Relay;
@@ -43,7 +44,9 @@ internal static class ProxyHost
             new MimeLimits { MaxDepth = options.Limits.MaxMimeDepth, MaxParts = options.Limits.MaxMimeParts, MaxHeaderBlockBytes = options.Limits.MaxHeaderBytes },
             options.Amp,
             options.Smtp.AddReceivedHeader,
-            new HashSet<string>(options.Access.AllowedSenderDomains ?? [], StringComparer.OrdinalIgnoreCase)));
+            new HashSet<string>(options.Access.AllowedSenderDomains ?? [], StringComparer.OrdinalIgnoreCase),
+            options.Dkim,
+            options.Dkim.Keys is { Count: > 0 } ? DkimKeyRing.Load(options.Dkim, configuration.ContentRoot) : DkimKeyRing.Empty));
         builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
         builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
         builder.Services.AddSingleton<SmtpProxyService>();

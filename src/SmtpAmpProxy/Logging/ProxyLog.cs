@@ -40,4 +40,8 @@ internal static partial class ProxyLog
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning,
         Message = "amp-warning session={SessionId} msgid={MessageId} code={Code} detail=\"{Detail}\"")]
     public static partial void AmpWarning(ILogger logger, long sessionId, string? messageId, string code, string detail);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Information,
+        Message = "dkim session={SessionId} msgid={MessageId} dkim={DkimOutcome} detail=\"{Detail}\"")]
+    public static partial void DkimOutcome(ILogger logger, long sessionId, string? messageId, string dkimOutcome, string detail);
 }

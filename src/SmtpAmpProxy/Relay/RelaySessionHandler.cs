@@ -1,6 +1,8 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Logging;
+using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Normalizer;
 using SmtpAmpProxy.Smtp;
 using SmtpAmpProxy.Upstream;
@@ -13,7 +15,8 @@ namespace SmtpAmpProxy.Relay;
 /// upstream has not taken, so it holds no mail and a crash loses nothing: the sender retries.
 /// </summary>
 internal sealed class RelaySessionHandler(
-    SmtpSessionInfo session, IUpstream upstream, RelaySettings settings, ILogger logger, TimeProvider time) : ISmtpSessionHandler
+    SmtpSessionInfo session, IUpstream upstream, RelaySettings settings, ILogger logger, TimeProvider time, ProxyMetrics metrics)
+    : ISmtpSessionHandler
 {
     private static readonly SmtpReply Unreachable = new(451, "4.4.1", "Upstream relay unreachable, try again later");
     private static readonly SmtpReply UpstreamLost = new(451, "4.4.2", "Upstream relay connection lost, try again later");
@@ -34,6 +37,7 @@ internal sealed class RelaySessionHandler(
         {
             var refused = new SmtpReply(553, "5.7.1", $"<{reversePath}>: Sender address rejected: domain not allowed to relay");
             LogOutcome("rejected", 0, 0, null, "none", null, "sender-domain", refused);
+            metrics.MessageRejected("sender-domain");
             return refused;
         }
 
@@ -44,6 +48,7 @@ internal sealed class RelaySessionHandler(
         catch (SmtpConnectionException e)
         {
             ProxyLog.UpstreamFailed(logger, session.SessionId, Client, e.Stage.ToString(), e.IsTimeout, e.Message);
+            metrics.UpstreamFailed(ProxyMetrics.Unreachable, e.Message);
             LogOutcome("upstream-failed", 0, 0, null, "none", null, null, Unreachable);
             return Unreachable;
         }
@@ -80,6 +85,7 @@ internal sealed class RelaySessionHandler(
             return NoTransaction;
         }
 
+        metrics.MessageReceived();
         var content = message.GetMemory();
         var recipients = _recipients.Count;
         var result = AmpNormalizer.Normalize(content, settings.MimeLimits, settings.Amp);
@@ -93,11 +99,22 @@ internal sealed class RelaySessionHandler(
         {
             var rejection = new SmtpReply(554, "5.6.0", $"{result.RejectCode}: {result.RejectText}");
             LogOutcome("rejected", recipients, content.Length, messageId, "reject", null, result.RejectCode, rejection);
+            metrics.MessageRejected(result.RejectCode ?? "reject");
             await AbandonAsync(ct).ConfigureAwait(false);
             return rejection;
         }
 
         var output = AmpNormalizer.GetOutputSegments(content, result);
+
+        // A repair changes the body, so a sender's DKIM signature no longer verifies (and Gmail then
+        // shows the HTML instead of the AMP part): keep, remove or re-sign, as configured.
+        var dkim = DkimRepairPolicy.Apply(output, result.Verdict == AmpVerdict.Rewrite, settings.Dkim.OnRepair, settings.DkimKeys, time.GetUtcNow());
+        if (dkim.Outcome.Kind is not (DkimOutcomeKind.NotRepaired or DkimOutcomeKind.NoSignature))
+        {
+            ProxyLog.DkimOutcome(logger, session.SessionId, messageId, dkim.Outcome.Code, dkim.Outcome.Description);
+        }
+
+        output = dkim.Segments;
         IReadOnlyList<ReadOnlyMemory<byte>> segments = output;
         if (settings.AddReceivedHeader)
         {
@@ -111,6 +128,7 @@ internal sealed class RelaySessionHandler(
         var actions = result.Actions.Count == 0 ? null : string.Join(", ", result.Actions.Select(a => a.Code));
         var outcome = !reply.IsPositive ? "upstream-failed" : result.Verdict == AmpVerdict.Rewrite ? "repaired" : "relayed";
         LogOutcome(outcome, recipients, content.Length, messageId, verdict, actions, null, reply);
+        metrics.RelayCompleted(reply.IsPositive, lost: _transaction is null, result.Actions, time.GetElapsedTime(_started));
         await AbandonAsync(ct).ConfigureAwait(false);
         return reply;
     }
@@ -134,6 +152,7 @@ internal sealed class RelaySessionHandler(
         catch (SmtpConnectionException e)
         {
             ProxyLog.UpstreamFailed(logger, session.SessionId, Client, e.Stage.ToString(), e.IsTimeout, e.Message);
+            metrics.UpstreamFailed(ProxyMetrics.Lost, e.Message);
             await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
             return UpstreamLost;
         }

@@ -1,3 +1,5 @@
+using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Mime;
 using SmtpAmpProxy.Normalizer;
 
@@ -5,7 +7,13 @@ namespace SmtpAmpProxy.Relay;
 
 /// <summary>What every relay session needs, built once from the options.</summary>
 internal sealed record RelaySettings(
-    string ServerName, MimeLimits MimeLimits, AmpOptions Amp, bool AddReceivedHeader, IReadOnlySet<string> AllowedSenderDomains)
+    string ServerName,
+    MimeLimits MimeLimits,
+    AmpOptions Amp,
+    bool AddReceivedHeader,
+    IReadOnlySet<string> AllowedSenderDomains,
+    DkimOptions Dkim,
+    DkimKeyRing DkimKeys)
 {
     /// <summary>An empty set allows every sender domain.</summary>
     public bool IsSenderAllowed(string reversePath)
