@@ -11,6 +11,9 @@ public sealed class SmtpServer : IAsyncDisposable
 {
     private const int ListenBacklog = 512;
 
+    /// <summary>Time for aborted sessions to say 421 before their sockets are closed under them.</summary>
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
+
     private readonly SmtpServerOptions _options;
     private readonly SmtpServerContext _context;
     private readonly ILogger _logger;
@@ -155,7 +158,16 @@ public sealed class SmtpServer : IAsyncDisposable
                 session.Abort();
             }
 
-            await Task.WhenAll(running);
+            var all = Task.WhenAll(running);
+            if (await Task.WhenAny(all, Task.Delay(AbortGrace, _context.Time)) != all)
+            {
+                foreach (var (session, _) in _sessions.Values)
+                {
+                    session.ForceClose();
+                }
+            }
+
+            await all;
         }
     }
 

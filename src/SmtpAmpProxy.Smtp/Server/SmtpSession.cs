@@ -118,6 +118,18 @@ internal sealed partial class SmtpSession
         }
     }
 
+    /// <summary>Last resort after <see cref="Abort"/>: a session blocked writing to a peer that never reads.</summary>
+    public void ForceClose()
+    {
+        try
+        {
+            _transport.Dispose();
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+        }
+    }
+
     public async Task RunAsync()
     {
         var logger = _context.Logger;
