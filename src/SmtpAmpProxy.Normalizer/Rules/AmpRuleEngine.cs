@@ -263,7 +263,7 @@ internal sealed class AmpRuleEngine
 
     private void Report(string code, Decision decision, MimeEntity? signer, string problem)
     {
-        string where = signer is null ? string.Empty : $"{ReplyText.Name(signer.ContentType.MimeType)} {signer.Path}";
+        string where = signer is null ? string.Empty : $"{ReplyText.Name(signer.ContentType.MimeType)} at {signer.Path}";
         switch (decision)
         {
             case Decision.Warn:
