@@ -17,6 +17,7 @@ internal static class Program
         {
             "check" => await CheckCommand.RunAsync(rest, Console.OpenStandardInput(), Console.Out, Console.Error).ConfigureAwait(false),
             "serve" => await ServeAsync(rest).ConfigureAwait(false),
+            "health" => await HealthCommand.RunAsync(rest, Console.Out, Console.Error).ConfigureAwait(false),
             "hash-password" => await HashPasswordCommand.RunAsync(Console.In, Console.Out, Console.Error).ConfigureAwait(false),
             "help" or "--help" or "-h" => PrintUsage(Console.Out, 0),
             _ => PrintUsage(Console.Error, ExitConfigurationError),

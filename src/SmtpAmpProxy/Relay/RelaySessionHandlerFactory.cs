@@ -1,13 +1,16 @@
 using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Smtp;
 using SmtpAmpProxy.Upstream;
 
 namespace SmtpAmpProxy.Relay;
 
-internal sealed class RelaySessionHandlerFactory(IUpstream upstream, RelaySettings settings, ILoggerFactory loggerFactory, TimeProvider time)
+internal sealed class RelaySessionHandlerFactory(
+    IUpstream upstream, RelaySettings settings, ILoggerFactory loggerFactory, TimeProvider time, ProxyMetrics metrics)
     : ISmtpSessionHandlerFactory
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Relay");
 
-    public ISmtpSessionHandler Create(SmtpSessionInfo session) => new RelaySessionHandler(session, upstream, settings, _logger, time);
+    public ISmtpSessionHandler Create(SmtpSessionInfo session) =>
+        new RelaySessionHandler(session, upstream, settings, _logger, time, metrics);
 }

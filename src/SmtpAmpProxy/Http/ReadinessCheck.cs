@@ -1,0 +1,166 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Hosting;
+using SmtpAmpProxy.Metrics;
+using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Upstream;
+
+namespace SmtpAmpProxy.Http;
+
+internal readonly record struct Readiness(bool IsReady, string Reason);
+
+/// <summary>
+/// Ready means a load balancer may send mail here: the SMTP listeners are bound, the host is not
+/// shutting down, and the upstream can take mail. Under mirror semantics a sender connected to an
+/// instance whose upstream is down only ever gets 451s, so such an instance should leave the pool.
+/// </summary>
+internal sealed class ReadinessCheck(
+    ProxyConfiguration configuration,
+    SmtpProxyService smtp,
+    IUpstream upstream,
+    ProxyMetrics metrics,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggerFactory,
+    TimeProvider time)
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Http");
+    private readonly SemaphoreSlim _probe = new(1, 1);
+    private bool? _lastReady;
+
+    /// <summary>A relay or probe that reached the upstream this recently vouches for it without a new connection.</summary>
+    public TimeSpan TrustWindow { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// A failure is believed this long before the next probe, so a scrape every second does not
+    /// open a connection to a struggling upstream every second.
+    /// </summary>
+    public TimeSpan FailureHold { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Kubelet's default probe timeout is 1 s; keep well under the periods operators use.</summary>
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public async Task<Readiness> CheckAsync(CancellationToken ct)
+    {
+        var result = await EvaluateAsync(ct).ConfigureAwait(false);
+        if (_lastReady != result.IsReady)
+        {
+            _lastReady = result.IsReady;
+            if (result.IsReady)
+            {
+                HttpLog.Ready(_logger);
+            }
+            else
+            {
+                HttpLog.NotReady(_logger, result.Reason);
+            }
+        }
+
+        return result;
+    }
+
+    private async Task<Readiness> EvaluateAsync(CancellationToken ct)
+    {
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return new(false, "shutting down");
+        }
+
+        if (smtp.BoundEndPoints.Count < configuration.Options.EffectiveListen.Count)
+        {
+            return new(false, "SMTP listeners are not bound yet");
+        }
+
+        var options = configuration.Options.Upstream;
+        return options.Mode == UpstreamMode.Directory
+            ? CheckDirectory(ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, options.Directory))
+            : await CheckSmtpUpstreamAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The file-drop upstream is usable when a file can be created in its folder.</summary>
+    private static Readiness CheckDirectory(string directory)
+    {
+        try
+        {
+            // A dot name: readers of the outbox take *.eml only, like the upstream's own temporary files.
+            using var probe = new FileStream(Path.Combine(directory, $".ready-{Guid.NewGuid():N}.tmp"),
+                FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+            return new(true, "ok");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new(false, $"outbox {directory} is not writable: {e.Message}");
+        }
+    }
+
+    private async Task<Readiness> CheckSmtpUpstreamAsync(CancellationToken ct)
+    {
+        if (Recent(metrics.LastUpstream) is { } known)
+        {
+            return known;
+        }
+
+        await _probe.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            // Another request may have probed while this one waited.
+            if (Recent(metrics.LastUpstream) is { } probed)
+            {
+                return probed;
+            }
+
+            var (reachable, reason) = await ProbeAsync(ct).ConfigureAwait(false);
+            metrics.RecordUpstream(reachable, reason);
+            return new(reachable, reachable ? "ok" : $"upstream: {reason}");
+        }
+        finally
+        {
+            _probe.Release();
+        }
+    }
+
+    private Readiness? Recent(UpstreamObservation? last)
+    {
+        if (last is null)
+        {
+            return null;
+        }
+
+        var age = time.GetElapsedTime(last.Timestamp);
+        if (last.Reachable && age < TrustWindow)
+        {
+            return new(true, "ok");
+        }
+
+        return !last.Reachable && age < FailureHold ? new(false, $"upstream: {last.Reason}") : null;
+    }
+
+    /// <summary>
+    /// Opens a transaction the way a relay does (a pooled connection, or a new one with TLS and AUTH)
+    /// and gives it straight back: proves address, certificate and credentials, sends no mail.
+    /// </summary>
+    private async Task<(bool Reachable, string? Reason)> ProbeAsync(CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ProbeTimeout);
+        try
+        {
+            var transaction = await upstream.BeginAsync(timeout.Token).ConfigureAwait(false);
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            return (true, null);
+        }
+        catch (SmtpConnectionException e)
+        {
+            return (false, $"{UpstreamKind(e)}: {e.Message}");
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return (false, $"{ProxyMetrics.Unreachable}: no connection within {ProbeTimeout.TotalSeconds:0.#} s");
+        }
+    }
+
+    private static string UpstreamKind(SmtpConnectionException e) =>
+        e.Stage is SmtpFailureStage.Connect or SmtpFailureStage.Greeting or SmtpFailureStage.Tls
+            ? ProxyMetrics.Unreachable
+            : ProxyMetrics.Refused;
+}

@@ -1,0 +1,108 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Hosting;
+using SmtpAmpProxy.Http;
+using SmtpAmpProxy.Metrics;
+using SmtpAmpProxy.Tests.Support;
+using SmtpAmpProxy.Upstream;
+
+namespace SmtpAmpProxy.Tests.Http;
+
+/// <summary>When /readyz trusts what the relay saw and when it checks the upstream itself; time is virtual.</summary>
+public sealed class ReadinessCheckTests
+{
+    [Fact]
+    public async Task Check_RecentRelaySucceeded_ReadyWithoutConnecting()
+    {
+        await using var proxy = await StartWithDeadUpstreamAsync();
+        var (check, metrics, time) = Create(proxy);
+        metrics.RecordUpstream(true, null);
+        time.Advance(TimeSpan.FromSeconds(119));
+
+        var result = await check.CheckAsync(TestContext.Current.CancellationToken);
+
+        Assert.True(result.IsReady, result.Reason);
+    }
+
+    [Fact]
+    public async Task Check_LastSuccessOlderThanTheWindow_ProbesAndFindsTheUpstreamDown()
+    {
+        await using var proxy = await StartWithDeadUpstreamAsync();
+        var (check, metrics, time) = Create(proxy);
+        metrics.RecordUpstream(true, null);
+        time.Advance(TimeSpan.FromSeconds(121));
+
+        var result = await check.CheckAsync(TestContext.Current.CancellationToken);
+
+        Assert.False(result.IsReady);
+        Assert.StartsWith("upstream: unreachable", result.Reason);
+        Assert.False(metrics.LastUpstream!.Reachable);
+    }
+
+    [Fact]
+    public async Task Check_RecentFailure_IsBelievedWithoutAnotherProbe()
+    {
+        await using var proxy = await StartWithDeadUpstreamAsync();
+        var (check, metrics, time) = Create(proxy);
+        metrics.UpstreamFailed(ProxyMetrics.Lost, "connection reset by peer");
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        var result = await check.CheckAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal("upstream: lost: connection reset by peer", result.Reason);
+    }
+
+    [Fact]
+    public async Task Readyz_AfterStopRequested_Answers503ShuttingDownWhileHealthzStays200()
+    {
+        await using var proxy = await ProxyTestHost.StartAsync(new Dictionary<string, string> { ["Proxy:Http:Endpoint"] = "127.0.0.1:0" });
+        proxy.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+
+        var ready = await OpsHttp.SendAsync(proxy.HttpEndPoint, "/readyz");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.Status);
+        Assert.Equal("not ready: shutting down", ready.Body.Trim());
+        Assert.Equal(HttpStatusCode.OK, (await OpsHttp.SendAsync(proxy.HttpEndPoint, "/healthz")).Status);
+    }
+
+    private static Task<ProxyTestHost> StartWithDeadUpstreamAsync() => ProxyTestHost.StartAsync(new Dictionary<string, string>
+    {
+        ["Proxy:Upstream:Mode"] = "Smtp",
+        ["Proxy:Upstream:Host"] = "127.0.0.1",
+        ["Proxy:Upstream:Port"] = MetricsEndpointTests.ClosedPort().ToString(CultureInfo.InvariantCulture),
+        ["Proxy:Upstream:Tls"] = "None",
+        ["Proxy:Upstream:Username"] = "",
+    });
+
+    /// <summary>A check over the running proxy's listeners and upstream, with its own metrics and clock.</summary>
+    private static (ReadinessCheck Check, ProxyMetrics Metrics, ManualTime Time) Create(ProxyTestHost proxy)
+    {
+        var time = new ManualTime();
+        var metrics = new ProxyMetrics(proxy.Services.GetRequiredService<IMeterFactory>(), time);
+        var check = new ReadinessCheck(
+            proxy.Services.GetRequiredService<ProxyConfiguration>(),
+            proxy.Services.GetRequiredService<SmtpProxyService>(),
+            proxy.Services.GetRequiredService<IUpstream>(),
+            metrics,
+            proxy.Services.GetRequiredService<IHostApplicationLifetime>(),
+            NullLoggerFactory.Instance,
+            time);
+        return (check, metrics, time);
+    }
+
+    private sealed class ManualTime : TimeProvider
+    {
+        private long _ticks = 1;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => _ticks;
+
+        public void Advance(TimeSpan by) => _ticks += by.Ticks;
+    }
+}
