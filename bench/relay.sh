@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Relay benchmark: the same smtp-source load sent straight into smtp-sink and through the proxy
+# (upstream pointed at the same sink), on loopback, in one run, so the ratio proxy/direct is
+# measured under the same machine conditions. Optionally Postfix as a relay (RELAY_POSTFIX=1).
+#
+#   bench/relay.sh                 # full run (about 2-3 minutes)
+#   ROUNDS=1 bench/relay.sh        # one round instead of three
+#   PROXY_LOG_LEVEL=Information bench/relay.sh   # with the per-message JSON log line
+#
+# Needs: dotnet SDK, Postfix's smtp-source and smtp-sink (apt-get install postfix), python3.
+# Every process started here is stopped by its PID on exit; everything binds 127.0.0.1 only.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROUNDS="${ROUNDS:-3}"
+MSGS_50="${MSGS_50:-10000}"            # messages per 50-session run
+MSGS_1="${MSGS_1:-1500}"               # messages per 1-session run
+LARGE_SESSIONS="${LARGE_SESSIONS:-50}" # concurrent 10 MB messages
+LARGE_BYTES="${LARGE_BYTES:-10485760}"
+PROXY_LOG_LEVEL="${PROXY_LOG_LEVEL:-Warning}"
+RELAY_POSTFIX="${RELAY_POSTFIX:-0}"
+ARTIFACTS="${ARTIFACTS:-/tmp/art-relay-bench}"
+SMTP_SOURCE="${SMTP_SOURCE:-$(command -v smtp-source || echo /usr/sbin/smtp-source)}"
+SMTP_SINK="${SMTP_SINK:-$(command -v smtp-sink || echo /usr/sbin/smtp-sink)}"
+PYTHON="${PYTHON:-$(command -v python3 || echo /usr/bin/python3)}"
+AMP_FILE="$ROOT/bench/messages/amp-misordered.eml"
+
+for tool in "$SMTP_SOURCE" "$SMTP_SINK"; do
+    [[ -x "$tool" ]] || { echo "relay.sh: $tool not found (apt-get install postfix)" >&2; exit 2; }
+done
+
+WORK="$(mktemp -d /tmp/relay-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n "${POSTFIX_CONF:-}" && -d "$POSTFIX_CONF" ]]; then
+        /usr/sbin/postfix -c "$POSTFIX_CONF" stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Polls until something accepts on the port; bounded, no fixed sleep.
+wait_port() {
+    local port=$1 deadline=$((SECONDS + 60))
+    until "$PYTHON" -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$port)))" 2>/dev/null; do
+        if ((SECONDS > deadline)); then
+            echo "relay.sh: nothing listens on 127.0.0.1:$port after 60 s" >&2
+            exit 1
+        fi
+        "$PYTHON" -c 'import time; time.sleep(0.1)'
+    done
+}
+
+now_ns() { date +%s%N; }
+
+echo "building the proxy (Release) into $ARTIFACTS ..."
+dotnet build -c Release "$ROOT/src/SmtpAmpProxy" --artifacts-path "$ARTIFACTS" -v quiet -nologo >"$WORK/build.log" 2>&1 \
+    || { cat "$WORK/build.log" >&2; exit 1; }
+PROXY_DLL="$(find "$ARTIFACTS/bin/SmtpAmpProxy" -name smtp-amp-proxy.dll -path '*release*' | head -1)"
+
+# smtp-source -F appends CRLF to every line it reads: the file must have LF line ends.
+sed 's/\r$//' "$AMP_FILE" >"$WORK/amp.eml"
+
+SINK_PORT=$(free_port)
+"$SMTP_SINK" -u nobody -m 1000 -t 300 "127.0.0.1:$SINK_PORT" 1024 >"$WORK/sink.log" 2>&1 &
+PIDS+=($!)
+wait_port "$SINK_PORT"
+
+PROXY_PORT=$(free_port)
+dotnet "$PROXY_DLL" \
+    --Proxy:Upstream:Mode=Smtp --Proxy:Upstream:Host=127.0.0.1 --Proxy:Upstream:Port="$SINK_PORT" \
+    --Proxy:Upstream:Tls=None --Proxy:Upstream:Username= --Proxy:Upstream:MaxConnections=64 \
+    --Proxy:Listen:0:Endpoint="127.0.0.1:$PROXY_PORT" --Proxy:Http:Endpoint= \
+    --Proxy:Limits:MaxConnectionsPerIp=200 \
+    --Logging:LogLevel:Default="$PROXY_LOG_LEVEL" >"$WORK/proxy.log" 2>&1 &
+PROXY_PID=$!
+PIDS+=("$PROXY_PID")
+wait_port "$PROXY_PORT"
+
+POSTFIX_PORT=""
+if [[ "$RELAY_POSTFIX" == 1 && -x /usr/sbin/postfix ]]; then
+    # A private Postfix instance (own config and queue directories) relaying to the sink.
+    POSTFIX_CONF="$WORK/postfix-etc"
+    POSTFIX_PORT=$(free_port)
+    mkdir -p "$POSTFIX_CONF" "$WORK/postfix-spool" "$WORK/postfix-data"
+    cp /etc/postfix/master.cf "$POSTFIX_CONF/"
+    sed -i -E "s/^(smtp|submission|smtps)([[:space:]]+inet[[:space:]])/#\1\2/" "$POSTFIX_CONF/master.cf"
+    echo "127.0.0.1:$POSTFIX_PORT inet n - n - - smtpd" >>"$POSTFIX_CONF/master.cf"
+    cat >"$POSTFIX_CONF/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $WORK/postfix-spool
+data_directory = $WORK/postfix-data
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:$SINK_PORT
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+default_process_limit = 100
+maillog_file = $WORK/postfix.log
+syslog_name = postfix-bench
+alias_maps =
+alias_database =
+EOF
+    if /usr/sbin/postfix -c "$POSTFIX_CONF" start >"$WORK/postfix-start.log" 2>&1; then
+        wait_port "$POSTFIX_PORT"
+    else
+        echo "postfix did not start; skipping it:" >&2
+        cat "$WORK/postfix-start.log" >&2
+        POSTFIX_PORT=""
+    fi
+fi
+
+# Resets the proxy's peak RSS (Linux clear_refs 5) so each scenario reports its own peak.
+reset_peak() { echo 5 >"/proc/$PROXY_PID/clear_refs" 2>/dev/null || true; }
+peak_mib() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$PROXY_PID/status"; }
+
+# Runs smtp-source; prints messages/s. Aborts the run if any message was not accepted.
+send() {
+    local port=$1 sessions=$2 count=$3 start end
+    local -a extra=("${@:4}")
+    start=$(now_ns)
+    if ! "$SMTP_SOURCE" -d -s "$sessions" -m "$count" -f bench@example.com -t sink@example.org -M bench.example \
+        "${extra[@]}" "127.0.0.1:$port" >"$WORK/source.log" 2>&1; then
+        echo "relay.sh: smtp-source failed against port $port:" >&2
+        cat "$WORK/source.log" >&2
+        exit 1
+    fi
+    end=$(now_ns)
+    awk -v n="$count" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }'
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+declare -A RESULT PEAK
+LOADS=("plain:-l 5120" "amp:-F $WORK/amp.eml")
+PATHS=(direct proxy)
+[[ -n "$POSTFIX_PORT" ]] && PATHS+=(postfix)
+port_of() { case $1 in direct) echo "$SINK_PORT" ;; proxy) echo "$PROXY_PORT" ;; postfix) echo "$POSTFIX_PORT" ;; esac; }
+
+# Warm-up: JIT, upstream pool, page cache.
+send "$PROXY_PORT" 50 2000 -l 5120 >/dev/null
+send "$PROXY_PORT" 10 500 -F "$WORK/amp.eml" >/dev/null
+
+for round in $(seq 1 "$ROUNDS"); do
+    for load in "${LOADS[@]}"; do
+        name=${load%%:*}
+        read -r -a args <<<"${load#*:}"
+        for sessions in 1 50; do
+            count=$MSGS_50
+            ((sessions == 1)) && count=$MSGS_1
+            for path in "${PATHS[@]}"; do
+                n=$count
+                [[ $path == postfix ]] && n=$((count / 5))
+                [[ $path == proxy ]] && reset_peak
+                rate=$(send "$(port_of "$path")" "$sessions" "$n" "${args[@]}")
+                key="$name/$sessions/$path"
+                RESULT[$key]="${RESULT[$key]:-} $rate"
+                if [[ $path == proxy ]]; then
+                    p=$(peak_mib)
+                    ((p > ${PEAK[$key]:-0})) && PEAK[$key]=$p
+                fi
+                printf 'round %d  %-6s %2d sessions  %-7s %7d msg/s\n' "$round" "$name" "$sessions" "$path" "$rate" >&2
+            done
+        done
+    done
+done
+
+# 50 concurrent 10 MB messages through the proxy: the buffer spills to disk, RSS must stay bounded.
+reset_peak
+start=$(now_ns)
+send "$PROXY_PORT" "$LARGE_SESSIONS" "$LARGE_SESSIONS" -l "$LARGE_BYTES" >/dev/null
+large_s=$(awk -v ns="$(($(now_ns) - start))" 'BEGIN { printf "%.2f", ns / 1e9 }')
+large_peak=$(peak_mib)
+
+echo
+echo "Relay benchmark: $(nproc) cores, $ROUNDS round(s), median of rounds; proxy log level $PROXY_LOG_LEVEL"
+printf '%-6s %8s %-8s %10s %8s %12s %14s\n' load sessions path "msg/s" ratio "added ms/msg" "proxy peak RSS"
+for load in "${LOADS[@]}"; do
+    name=${load%%:*}
+    for sessions in 1 50; do
+        # shellcheck disable=SC2086
+        direct=$(median ${RESULT[$name/$sessions/direct]})
+        for path in "${PATHS[@]}"; do
+            # shellcheck disable=SC2086
+            rate=$(median ${RESULT[$name/$sessions/$path]})
+            ratio=$(awk -v a="$rate" -v b="$direct" 'BEGIN { printf "%.2f", a / b }')
+            added=$(awk -v a="$rate" -v b="$direct" -v s="$sessions" 'BEGIN { printf "%.3f", s == 1 ? 1000 / a - 1000 / b : 0 }')
+            [[ $path == direct || $sessions != 1 ]] && added="-"
+            rss="-"
+            [[ $path == proxy ]] && rss="${PEAK[$name/$sessions/proxy]} MiB"
+            printf '%-6s %8d %-8s %10d %8s %12s %14s\n' "$name" "$sessions" "$path" "$rate" "$ratio" "$added" "$rss"
+        done
+    done
+done
+printf '%-6s %8d %-8s %10s %8s %12s %14s\n' "10MB" "$LARGE_SESSIONS" proxy "${large_s}s" "-" "-" "$large_peak MiB"
