@@ -50,6 +50,13 @@ internal static class Program
             await Console.Error.WriteLineAsync($"smtp-amp-proxy: configuration error: {e.Message}").ConfigureAwait(false);
             return ExitConfigurationError;
         }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException)
+        {
+            // A port in use or an address not on this host: the operator's to fix, so one line, not a stack trace.
+            await Console.Error.WriteLineAsync(
+                $"smtp-amp-proxy: cannot listen: {e.Message} (check Proxy:Listen:N:Endpoint and Proxy:Http:Endpoint)").ConfigureAwait(false);
+            return ExitConfigurationError;
+        }
     }
 
     private static int PrintUsage(TextWriter writer, int exitCode)
@@ -58,6 +65,7 @@ internal static class Program
             usage: smtp-amp-proxy [serve] [--config FILE] [--Proxy:Key=value ...]
                    smtp-amp-proxy check [--json] FILE|- [--write OUT.eml]
                    smtp-amp-proxy hash-password < password-on-one-line
+                   smtp-amp-proxy health [--url http://127.0.0.1:8080/healthz]
             """);
         return exitCode;
     }

@@ -35,4 +35,29 @@ public sealed class StartupTests
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("Proxy:Tls:CertificatePath", result.StdErr);
     }
+
+    [Fact]
+    public void Serve_PortAlreadyInUse_ExitsTwoWithOneLine()
+    {
+        using var directory = new TempDirectory();
+        var occupied = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        occupied.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)occupied.LocalEndpoint).Port;
+            var result = ProxyProcess.Run(
+            [
+                $"--Proxy:Listen:0:Endpoint=127.0.0.1:{port}", "--Proxy:Upstream:Mode=Directory",
+                $"--Proxy:Upstream:Directory={directory.File("outbox")}", "--Proxy:Http:Endpoint=",
+            ]);
+
+            Assert.Equal(2, result.ExitCode);
+            var line = Assert.Single(result.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("cannot listen", line);
+        }
+        finally
+        {
+            occupied.Stop();
+        }
+    }
 }
