@@ -12,10 +12,13 @@ namespace SmtpAmpProxy.Normalizer;
 ///    where things stand, and no repair can supply a missing fallback.
 /// 2. amp-duplicate: with KeepFirst the later AMP parts are dropped before any position is judged,
 ///    so a dropped part is never moved and a kept part is judged where it really ends up.
-/// 3. amp-after-html, else amp-last (they exclude each other: one needs an HTML-bearing child, the
+/// 3. The document checks (amp-too-large, amp-invalid-markup, amp-insecure-url) on each AMP part that
+///    remains; Strip drops the part here, so it is not judged for position afterwards.
+/// 4. amp-after-html, else amp-last (they exclude each other: one needs an HTML-bearing child, the
 ///    other needs none). With duplicates passed through, every misplaced AMP part moves, as a block
 ///    in its original relative order.
-/// amp-misplaced is judged on every AMP part wherever it sits. Inside multipart/signed or encrypted
+/// amp-misplaced is judged on every AMP part wherever it sits, and an AMP part outside any alternative
+/// (passed by configuration) still has its document checked. Inside multipart/signed or encrypted
 /// content a rule whose action would change or refuse the message is reported as amp-in-signed and
 /// handled by that option instead; a rule set to Pass stays a plain warning there too.
 /// A rejection anywhere wins over every repair: a message is relayed either exactly as repaired or
@@ -49,6 +52,11 @@ internal sealed class AmpRuleEngine
             {
                 engine._hasAmp = true;
                 engine.CheckPlacement(e);
+                if (e.Parent is not { } parent || !PartKinds.IsAlternative(parent))
+                {
+                    // Parts inside an alternative are checked with it, once duplicates are dropped.
+                    engine.CheckDocument(e, alt: null, canStrip: false);
+                }
             }
             else if (PartKinds.IsAlternative(e) && e.Children.Count > 0)
             {
@@ -141,10 +149,15 @@ internal sealed class AmpRuleEngine
             return;
         }
 
-        // Compliant alternatives, nearly all AMP mail, leave here without allocating.
+        // Compliant alternatives, nearly all AMP mail, leave here once their one document is checked.
         bool misordered = firstHtml >= 0 ? lastAmp > firstHtml : lastAmp == n - 1;
         if (ampCount == 1 && hasFallback && !misordered)
         {
+            if (CheckDocument(children[lastAmp], alt, canStrip: true))
+            {
+                (_edits ??= []).Add((alt, Enumerable.Range(0, n).Where(k => k != lastAmp).ToArray()));
+            }
+
             return;
         }
 
@@ -184,6 +197,16 @@ internal sealed class AmpRuleEngine
             }
         }
 
+        // Documents are judged where they end up: a dropped duplicate is not checked, and a stripped
+        // part is not then moved.
+        foreach (int k in order.FindAll(IsAmpAt))
+        {
+            if (CheckDocument(children[k], alt, canStrip: hasFallback))
+            {
+                order.Remove(k);
+            }
+        }
+
         if (firstHtml >= 0)
         {
             int anchor = order.IndexOf(firstHtml);
@@ -205,7 +228,7 @@ internal sealed class AmpRuleEngine
                 }
             }
         }
-        else if (IsAmpAt(order[^1]))
+        else if (order.Count > 0 && IsAmpAt(order[^1]))
         {
             int lastOther = order.FindLastIndex(k => !IsAmpAt(k));
             if (lastOther >= 0)
@@ -232,6 +255,59 @@ internal sealed class AmpRuleEngine
         {
             (_edits ??= []).Add((alt, order.ToArray()));
         }
+    }
+
+    /// <summary>
+    /// Checks one AMP document that stays in the output; true when it is to be stripped from
+    /// <paramref name="alt"/>. Strip needs a fallback to strip to: without one (<paramref name="canStrip"/>
+    /// false) the part cannot go without leaving the reader nothing, so the message is rejected.
+    /// </summary>
+    private bool CheckDocument(MimeEntity amp, MimeEntity? alt, bool canStrip)
+    {
+        var problems = AmpDocumentCheck.Check(amp, _options.MaxAmpBytes);
+        if (problems is null)
+        {
+            return false;
+        }
+
+        var signer = PartKinds.SignedAncestor(amp);
+        bool strip = false;
+        foreach (var (code, problem) in problems)
+        {
+            var action = code switch
+            {
+                RuleCodes.TooLarge => _options.OnTooLarge,
+                RuleCodes.InvalidMarkup => _options.OnInvalidMarkup,
+                _ => _options.OnInsecureUrl,
+            };
+            var decision = Decide(action switch
+            {
+                AmpDocumentAction.Strip => Outcome.Repair,
+                AmpDocumentAction.Reject => Outcome.Reject,
+                _ => Outcome.Pass,
+            }, signer);
+            if (decision == Decision.Repair && canStrip && alt is not null)
+            {
+                strip = true;
+                AddAction(code, ReplyText.Sanitize($"dropped AMP part {amp.Path} from {alt.Path}, keeping its fallback: {problem}"));
+            }
+            else if (decision == Decision.Repair)
+            {
+                Report(code, Decision.Reject, signer, alt is null
+                    ? $"{problem}; it cannot be stripped because it is not in a multipart/alternative"
+                    : $"{problem}; it cannot be stripped because multipart/alternative {alt.Path} has no fallback to show instead");
+            }
+            else if (decision == Decision.Warn)
+            {
+                (_warnings ??= []).Add(new AmpFinding(code, ReplyText.Sanitize(problem)));
+            }
+            else
+            {
+                Report(code, decision, signer, problem);
+            }
+        }
+
+        return strip;
     }
 
     private static string Paths(IReadOnlyList<MimeEntity> children, IEnumerable<int> indices) =>

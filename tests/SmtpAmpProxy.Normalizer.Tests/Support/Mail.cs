@@ -19,8 +19,18 @@ internal static class Mail
 
     public static Leaf Html(string body = "<p>Hello in HTML.</p>") => new("text/html; charset=utf-8", body);
 
-    public static Leaf Amp(string body = "<!doctype html><html amp4email><body>Hello in AMP.</body></html>") =>
-        new("text/x-amp-html; charset=utf-8", body);
+    /// <summary>An AMP part whose document is valid AMP4EMAIL with <paramref name="content"/> as its body.</summary>
+    public static Leaf Amp(string content = "Hello in AMP.") => AmpDocument(ValidAmp(content));
+
+    /// <summary>An AMP part holding <paramref name="document"/> as it stands.</summary>
+    public static Leaf AmpDocument(string document, string contentType = "text/x-amp-html; charset=utf-8", string extraHeaders = "") =>
+        new(contentType, document, extraHeaders);
+
+    /// <summary>The smallest document that follows every rule the document checks know.</summary>
+    public static string ValidAmp(string content = "Hello in AMP.", string head = "") =>
+        "<!doctype html>\r\n<html \u26A14email>\r\n<head>\r\n<meta charset=\"utf-8\">\r\n" +
+        "<script async src=\"https://cdn.ampproject.org/v0.js\"></script>\r\n" +
+        $"<style amp4email-boilerplate>body{{visibility:hidden}}</style>\r\n{head}</head>\r\n<body>\r\n{content}\r\n</body>\r\n</html>";
 
     public static Leaf Image(string contentId = "<img1@example.com>") =>
         new("image/png", "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
