@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using SmtpAmpProxy.Smtp.Buffers;
 
 namespace SmtpAmpProxy.Smtp;
@@ -89,6 +90,25 @@ public sealed class MessageBuffer : IDisposable
         }
 
         return _mapped.Memory;
+    }
+
+    /// <summary>
+    /// Says a range of <see cref="GetMemory"/> is not needed again soon: for a spilled message its pages leave
+    /// the process's resident set (they stay in the page cache and are read back if touched). For a message
+    /// in memory, or a range from elsewhere, nothing happens. Reading the range afterwards stays correct.
+    /// </summary>
+    public void ReleaseResident(ReadOnlyMemory<byte> range)
+    {
+        if (_disposed || _mapped is null)
+        {
+            return;
+        }
+
+        if (MemoryMarshal.TryGetMemoryManager(range, out MappedMemoryManager? manager, out int start, out int length)
+            && ReferenceEquals(manager, _mapped))
+        {
+            _mapped.ReleasePages(start, length);
+        }
     }
 
     public void Dispose()
