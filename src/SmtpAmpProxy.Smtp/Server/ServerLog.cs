@@ -63,6 +63,12 @@ internal static partial class ServerLog
     [LoggerMessage(1041, LogLevel.Warning, "Session {SessionId} from {Remote}: authentication failed ({Mechanism})")]
     public static partial void AuthFailed(ILogger logger, long sessionId, IPEndPoint remote, string mechanism);
 
+    [LoggerMessage(1042, LogLevel.Warning, "Session {SessionId} from {Remote}: too many authentication failures from this address, closing")]
+    public static partial void AuthLockedOut(ILogger logger, long sessionId, IPEndPoint remote);
+
+    [LoggerMessage(1035, LogLevel.Warning, "Session {SessionId} from {Remote}: data rate below {MinRate} bytes/s ({Bytes} bytes in {Seconds:0.#} s)")]
+    public static partial void DataTooSlow(ILogger logger, long sessionId, IPEndPoint remote, int minRate, long bytes, double seconds);
+
     [LoggerMessage(1050, LogLevel.Error, "Session {SessionId} from {Remote}: handler failed in {Stage}")]
     public static partial void HandlerFailed(ILogger logger, long sessionId, IPEndPoint remote, string stage, Exception exception);
 }

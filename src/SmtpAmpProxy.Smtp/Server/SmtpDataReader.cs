@@ -20,14 +20,19 @@ internal sealed class SmtpDataReader
     private readonly MessageBuffer _sink;
     private readonly long _maxBytes;
     private readonly bool _rejectBareLf;
+    private readonly int _maxHeaderBytes;
     private State _state = State.LineStart;
     private long _length;
+    private bool _headerOpen = true;
+    private long _headerBytes;
+    private long _headerLineStart;
 
-    public SmtpDataReader(MessageBuffer sink, long maxBytes, BareLineFeedPolicy bareLineFeed)
+    public SmtpDataReader(MessageBuffer sink, long maxBytes, BareLineFeedPolicy bareLineFeed, int maxHeaderBytes = int.MaxValue)
     {
         _sink = sink;
         _maxBytes = maxBytes;
         _rejectBareLf = bareLineFeed == BareLineFeedPolicy.Reject;
+        _maxHeaderBytes = maxHeaderBytes;
     }
 
     private enum State : byte
@@ -50,6 +55,9 @@ internal sealed class SmtpDataReader
 
     /// <summary>More bytes than the limit were sent; what was stored must not be relayed.</summary>
     public bool Overflowed { get; private set; }
+
+    /// <summary>The top-level header block (up to the first empty line) is longer than the limit; nothing more is stored.</summary>
+    public bool HeaderOverflowed { get; private set; }
 
     /// <summary>A CR not followed by LF was seen somewhere (RFC 5321 2.3.8).</summary>
     public bool SawBareCr { get; private set; }
@@ -186,7 +194,12 @@ internal sealed class SmtpDataReader
     private void Emit(ReadOnlySpan<byte> bytes)
     {
         _length += bytes.Length;
-        if (Overflowed)
+        if (_headerOpen)
+        {
+            CountHeader(bytes);
+        }
+
+        if (Overflowed || HeaderOverflowed)
         {
             return;
         }
@@ -199,5 +212,39 @@ internal sealed class SmtpDataReader
         }
 
         _sink.Write(bytes);
+    }
+
+    /// <summary>
+    /// Counts the top-level header block, the bytes before the first empty line, as Postfix's header_size_limit
+    /// does. Emitted lines always end in CRLF here, so a line of exactly two bytes is the empty line. Only the
+    /// header is scanned; after it this costs one flag test per write.
+    /// </summary>
+    private void CountHeader(ReadOnlySpan<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var lf = bytes.IndexOf((byte)'\n');
+            var take = lf < 0 ? bytes.Length : lf + 1;
+            if (lf >= 0 && _headerBytes + take - _headerLineStart == 2)
+            {
+                _headerOpen = false;
+                return;
+            }
+
+            _headerBytes += take;
+            if (_headerBytes > _maxHeaderBytes)
+            {
+                HeaderOverflowed = true;
+                _headerOpen = false;
+                return;
+            }
+
+            if (lf >= 0)
+            {
+                _headerLineStart = _headerBytes;
+            }
+
+            bytes = bytes[take..];
+        }
     }
 }

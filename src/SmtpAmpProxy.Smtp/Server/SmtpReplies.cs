@@ -29,6 +29,7 @@ internal sealed class SmtpReplies
     public static readonly EncodedReply AuthRequired = new(new(530, "5.7.0", "Authentication required"));
     public static readonly EncodedReply TooManyRecipients = new(new(452, "4.5.3", "Error: too many recipients"));
     public static readonly EncodedReply SizeExceeded = new(new(552, "5.3.4", "Message size exceeds fixed limit"));
+    public static readonly EncodedReply HeaderSizeExceeded = new(new(552, "5.3.4", "Message header size exceeds limit"));
     public static readonly EncodedReply BareCr = new(new(554, "5.5.2", "Error: bare <CR> received"));
     public static readonly EncodedReply BareLf = new(new(554, "5.5.2", "Error: bare <LF> received"));
     public static readonly EncodedReply NoValidRecipients = new(new(554, "5.5.1", "Error: no valid recipients"));
@@ -57,6 +58,7 @@ internal sealed class SmtpReplies
         Timeout = new(new(421, "4.4.2", $"{name} Error: timeout exceeded"));
         TooManyErrors = new(new(421, "4.7.0", $"{name} Error: too many errors"));
         TooManyConnections = new(new(421, "4.7.0", $"{name} Error: too many connections"));
+        TooManyAuthFailures = new(new(421, "4.7.0", $"{name} Error: too many authentication failures"));
         ShuttingDown = new(new(421, "4.3.2", "Service shutting down"));
         var extensions = new[]
         {
@@ -79,6 +81,8 @@ internal sealed class SmtpReplies
     public EncodedReply TooManyErrors { get; }
 
     public EncodedReply TooManyConnections { get; }
+
+    public EncodedReply TooManyAuthFailures { get; }
 
     public EncodedReply ShuttingDown { get; }
 

@@ -13,6 +13,7 @@ internal sealed class SmtpServerContext
         Logger = logger;
         Time = time;
         Replies = new SmtpReplies(options);
+        AuthThrottle = new AuthFailureThrottle(options, time);
         if (options.Certificate is not null)
         {
             // Built once: the chain is resolved here, not on every handshake (as Kestrel does).
@@ -35,6 +36,8 @@ internal sealed class SmtpServerContext
     public TimeProvider Time { get; }
 
     public SmtpReplies Replies { get; }
+
+    public AuthFailureThrottle AuthThrottle { get; }
 
     public SslServerAuthenticationOptions? TlsOptions { get; }
 }

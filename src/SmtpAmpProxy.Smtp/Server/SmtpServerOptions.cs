@@ -68,6 +68,39 @@ public sealed record SmtpServerOptions
     /// <summary>RFC 5321 4.5.3.2.5 suggests 3 minutes per data block; 10 minutes for the whole wait.</summary>
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Bytes of the top-level header block (before the first empty line), checked while DATA is read, for every
+    /// message: stops a sender from making every later stage (MIME parser, DKIM, the upstream) chew through a
+    /// header-only flood. Postfix's header_size_limit is 100 KB; 256 KB matches the MIME parser's own limit.
+    /// </summary>
+    public int MaxHeaderBytes { get; init; } = 262144;
+
+    /// <summary>
+    /// Slowloris in DATA: a client sending one byte just inside each <see cref="DataTimeout"/> holds a session
+    /// (and an upstream connection) for hours. Below this rate, after <see cref="MinDataRateGracePeriod"/>, the
+    /// session gets 421 4.4.2. Postfix 3.7's smtpd_min_data_rate is 500. 0 turns the check off.
+    /// </summary>
+    public int MinDataRateBytesPerSecond { get; init; } = 500;
+
+    /// <summary>Time at the start of DATA before the rate counts (as Kestrel's MinRequestBodyDataRate grace period).</summary>
+    public TimeSpan MinDataRateGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Password guessing: AUTH failures from one client address (across its sessions) before each further 535 is
+    /// delayed, by <see cref="AuthFailureDelay"/> doubling per failure. 0 delays from the first failure.
+    /// </summary>
+    public int AuthFailuresBeforeDelay { get; init; } = 3;
+
+    public TimeSpan AuthFailureDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// At this many AUTH failures from one address the session gets 421 4.7.0 and is closed, and AUTH from that
+    /// address keeps getting 421 until <see cref="AuthFailureWindow"/> passes without a failure. 0 turns it off.
+    /// </summary>
+    public int MaxAuthFailures { get; init; } = 5;
+
+    public TimeSpan AuthFailureWindow { get; init; } = TimeSpan.FromMinutes(15);
+
     public BareLineFeedPolicy BareLineFeed { get; init; } = BareLineFeedPolicy.Normalize;
 
     /// <summary>Messages up to this size stay in memory; larger ones spill to a temp file.</summary>

@@ -20,6 +20,14 @@ internal sealed partial class SmtpSession
             return Step.Stay;
         }
 
+        // A locked-out address is not even asked for credentials: a guesser learns nothing more until the window passes.
+        if (_context.AuthThrottle.IsLockedOut(_info.RemoteEndPoint.Address))
+        {
+            ServerLog.AuthLockedOut(_context.Logger, _info.SessionId, _info.RemoteEndPoint);
+            Reply(_replies.TooManyAuthFailures);
+            return Step.Close;
+        }
+
         var mechanism = command.Argument!;
         string? user;
         string? password;
@@ -125,6 +133,20 @@ internal sealed partial class SmtpSession
         if (authenticated is null)
         {
             ServerLog.AuthFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, mechanism);
+            var (delay, lockedOut) = _context.AuthThrottle.RecordFailure(_info.RemoteEndPoint.Address);
+            if (lockedOut)
+            {
+                ServerLog.AuthLockedOut(_context.Logger, _info.SessionId, _info.RemoteEndPoint);
+                Reply(_replies.TooManyAuthFailures);
+                return Step.Close;
+            }
+
+            if (delay > TimeSpan.Zero)
+            {
+                // Postfix's smtpd_error_sleep_time, growing: each guess past the first few costs the guesser more time.
+                await Task.Delay(delay, _context.Time, _abort.Token);
+            }
+
             Reply(SmtpReplies.AuthFailed);
             return Step.Stay;
         }

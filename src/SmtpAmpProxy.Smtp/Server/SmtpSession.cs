@@ -17,6 +17,7 @@ internal sealed partial class SmtpSession
 {
     private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true);
     private static readonly StreamPipeWriterOptions WriterOptions = new(leaveOpen: true);
+    private static readonly TimeSpan MinimumDataWait = TimeSpan.FromMilliseconds(10);
 
     private readonly SmtpServerContext _context;
     private readonly SmtpServerOptions _options;
@@ -386,9 +387,10 @@ internal sealed partial class SmtpSession
     {
         Reply(SmtpReplies.DataStart);
         using var message = new MessageBuffer(_options.MemoryBufferBytes, _options.TempDirectory);
-        var reader = new SmtpDataReader(message, _options.MaxMessageBytes, _options.BareLineFeed);
+        var reader = new SmtpDataReader(message, _options.MaxMessageBytes, _options.BareLineFeed, _options.MaxHeaderBytes);
         _inData = true;
         var drained = _bufferedAfterCommand == 0;
+        var started = _context.Time.GetTimestamp();
         while (true)
         {
             if (drained)
@@ -396,9 +398,16 @@ internal sealed partial class SmtpSession
                 await FlushAsync();
             }
 
-            var (outcome, result) = await ReadAsync(_options.DataTimeout);
+            var timeout = DataReadTimeout(reader.MessageBytes, started);
+            var (outcome, result) = await ReadAsync(timeout);
             if (outcome != ReadOutcome.Data)
             {
+                if (outcome == ReadOutcome.TimedOut && timeout < _options.DataTimeout)
+                {
+                    ServerLog.DataTooSlow(_context.Logger, _info.SessionId, _info.RemoteEndPoint, _options.MinDataRateBytesPerSecond,
+                        reader.MessageBytes, _context.Time.GetElapsedTime(started).TotalSeconds);
+                }
+
                 await AbandonTransactionAsync();
                 await EndAfterReadAsync(outcome);
                 return Step.Close;
@@ -425,6 +434,7 @@ internal sealed partial class SmtpSession
         _inData = false;
         _messages++;
         var refusal = reader.Overflowed ? SmtpReplies.SizeExceeded
+            : reader.HeaderOverflowed ? SmtpReplies.HeaderSizeExceeded
             : reader.SawBareCr ? SmtpReplies.BareCr
             : reader.SawRejectedBareLf ? SmtpReplies.BareLf
             : null;
@@ -450,6 +460,29 @@ internal sealed partial class SmtpSession
         Reply(reply, serverMade: false);
         _transactionOpen = false;
         return Step.Advance;
+    }
+
+    /// <summary>
+    /// Slowloris in DATA: the next bytes must come before what was received so far falls below the minimum rate
+    /// (after the grace period), not merely within <see cref="SmtpServerOptions.DataTimeout"/> of the last byte.
+    /// </summary>
+    private TimeSpan DataReadTimeout(long received, long started)
+    {
+        var rate = _options.MinDataRateBytesPerSecond;
+        if (rate <= 0)
+        {
+            return _options.DataTimeout;
+        }
+
+        var allowed = TimeSpan.FromSeconds((double)received / rate);
+        if (allowed < _options.MinDataRateGracePeriod)
+        {
+            allowed = _options.MinDataRateGracePeriod;
+        }
+
+        // Already below the rate: one short wait for bytes that may be in flight, then 421.
+        var left = allowed - _context.Time.GetElapsedTime(started);
+        return left < MinimumDataWait ? MinimumDataWait : left < _options.DataTimeout ? left : _options.DataTimeout;
     }
 
     private static bool Feed(SmtpDataReader reader, in ReadOnlySequence<byte> buffer, out SequencePosition end)

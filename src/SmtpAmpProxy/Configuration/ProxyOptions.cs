@@ -82,8 +82,25 @@ public sealed record LimitsOptions
     /// <summary>Postfix's line_length_limit; RFC 5321 §4.5.3.1.4 requires at least 512.</summary>
     public int MaxCommandLineBytes { get; init; } = 2048;
 
+    /// <summary>The top-level header block, checked in DATA for every message (Postfix's header_size_limit).</summary>
     public int MaxHeaderBytes { get; init; } = 256 * 1024;
+
     public int MaxErrorsPerSession { get; init; } = 20;
+
+    /// <summary>Slowloris in DATA: below this rate, after the grace period, 421 4.4.2 (Postfix's smtpd_min_data_rate). 0: off.</summary>
+    public int MinDataRateBytesPerSecond { get; init; } = 500;
+
+    public TimeSpan MinDataRateGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Password guessing: AUTH failures per client address before each further 535 is delayed (doubling).</summary>
+    public int AuthFailuresBeforeDelay { get; init; } = 3;
+
+    public TimeSpan AuthFailureDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>At this many AUTH failures an address gets 421 4.7.0 until AuthFailureWindow passes. 0: off.</summary>
+    public int MaxAuthFailures { get; init; } = 5;
+
+    public TimeSpan AuthFailureWindow { get; init; } = TimeSpan.FromMinutes(15);
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(5);
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
     public int MaxMimeDepth { get; init; } = 32;

@@ -79,6 +79,13 @@ internal static class ProxyOptionsValidator
         Positive("Limits:MemoryBufferBytes", limits.MemoryBufferBytes);
         PositiveTime("Limits:CommandTimeout", limits.CommandTimeout);
         PositiveTime("Limits:DataTimeout", limits.DataTimeout);
+        PositiveTime("Limits:AuthFailureWindow", limits.AuthFailureWindow);
+        NotNegative("Limits:MinDataRateBytesPerSecond", limits.MinDataRateBytesPerSecond);
+        NotNegative("Limits:AuthFailuresBeforeDelay", limits.AuthFailuresBeforeDelay);
+        NotNegative("Limits:MaxAuthFailures", limits.MaxAuthFailures);
+        NotNegative("Limits:MinDataRateGracePeriod", limits.MinDataRateGracePeriod.Ticks);
+        NotNegative("Limits:AuthFailureDelay", limits.AuthFailureDelay.Ticks);
+
         if (limits.MaxCommandLineBytes < 512)
         {
             Error("Limits:MaxCommandLineBytes", "must be at least 512 (RFC 5321 section 4.5.3.1.4)");
@@ -130,6 +137,14 @@ internal static class ProxyOptionsValidator
             if (value <= 0)
             {
                 Error(key, $"must be positive (is {value})");
+            }
+        }
+
+        void NotNegative(string key, long value)
+        {
+            if (value < 0)
+            {
+                Error(key, $"must not be negative (is {value}; 0 turns the check off)");
             }
         }
 

@@ -5,6 +5,9 @@ namespace SmtpAmpProxy.Upstream;
 /// <summary>The SMTP relay (SendGrid): each transaction runs on a pooled connection.</summary>
 internal sealed class SmtpUpstream(SmtpConnectionPool pool) : IUpstream, IAsyncDisposable
 {
+    /// <summary>For tests: after an upstream fault the pool must come back to its baseline.</summary>
+    internal SmtpConnectionPool Pool => pool;
+
     public ValueTask DisposeAsync() => pool.DisposeAsync();
 
     public async ValueTask<IUpstreamTransaction> BeginAsync(CancellationToken ct) =>
