@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Dkim;
@@ -53,7 +54,9 @@ internal sealed class RelaySessionHandler(
             return Unreachable;
         }
 
-        var reply = await MirrorAsync(t => t.MailAsync(reversePath, UpstreamParameters(parameters, t.Extensions), ct)).ConfigureAwait(false);
+        var reply = await MirrorAsync(
+            (reversePath, parameters), static (t, state, ct) => t.MailAsync(state.reversePath, UpstreamParameters(state.parameters, t.Extensions), ct), ct)
+            .ConfigureAwait(false);
         if (!reply.IsPositive)
         {
             await AbandonAsync(ct).ConfigureAwait(false);
@@ -69,7 +72,7 @@ internal sealed class RelaySessionHandler(
             return NoTransaction;
         }
 
-        var reply = await MirrorAsync(t => t.RcptAsync(forwardPath, ct)).ConfigureAwait(false);
+        var reply = await MirrorAsync(forwardPath, static (t, path, ct) => t.RcptAsync(path, ct), ct).ConfigureAwait(false);
         if (reply.IsPositive)
         {
             _recipients.Add(forwardPath);
@@ -89,7 +92,10 @@ internal sealed class RelaySessionHandler(
         var content = message.GetMemory();
         var recipients = _recipients.Count;
         var result = AmpNormalizer.Normalize(content, settings.MimeLimits, settings.Amp);
-        var messageId = MessageFacts.FindMessageId(content.Span);
+        // The Message-ID only feeds log lines: at Warning level a relayed message logs nothing, so it is not looked for.
+        var messageId = logger.IsEnabled(LogLevel.Information) || result.Warnings.Count > 0 || result.Verdict == AmpVerdict.Reject
+            ? MessageFacts.FindMessageId(content.Span)
+            : null;
         foreach (var warning in result.Warnings)
         {
             ProxyLog.AmpWarning(logger, session.SessionId, messageId, warning.Code, warning.Description);
@@ -123,11 +129,23 @@ internal sealed class RelaySessionHandler(
             segments = [trace, .. output];
         }
 
-        var reply = await MirrorAsync(t => t.DataAsync(segments, ct)).ConfigureAwait(false);
-        var verdict = result.Verdict == AmpVerdict.Rewrite ? "rewrite" : "pass";
-        var actions = result.Actions.Count == 0 ? null : string.Join(", ", result.Actions.Select(a => a.Code));
-        var outcome = !reply.IsPositive ? "upstream-failed" : result.Verdict == AmpVerdict.Rewrite ? "repaired" : "relayed";
-        LogOutcome(outcome, recipients, content.Length, messageId, verdict, actions, null, reply);
+        // A spilled message is a mapped file: what the scan touched leaves the resident set now, and the rest
+        // window by window as it is sent, so many large messages at once cost page cache rather than RSS.
+        if (!MemoryMarshal.TryGetArray(content, out _))
+        {
+            message.ReleaseResident(content);
+            segments = new ReleasingSegments(segments, message);
+        }
+
+        var reply = await MirrorAsync(segments, static (t, segments, ct) => t.DataAsync(segments, ct), ct).ConfigureAwait(false);
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var verdict = result.Verdict == AmpVerdict.Rewrite ? "rewrite" : "pass";
+            var actions = result.Actions.Count == 0 ? null : string.Join(", ", result.Actions.Select(a => a.Code));
+            var outcome = !reply.IsPositive ? "upstream-failed" : result.Verdict == AmpVerdict.Rewrite ? "repaired" : "relayed";
+            LogOutcome(outcome, recipients, content.Length, messageId, verdict, actions, null, reply);
+        }
+
         metrics.RelayCompleted(reply.IsPositive, lost: _transaction is null, result.Actions, time.GetElapsedTime(_started));
         await AbandonAsync(ct).ConfigureAwait(false);
         return reply;
@@ -143,11 +161,12 @@ internal sealed class RelaySessionHandler(
     /// Runs one upstream command. A lost connection ends the transaction (the pool discards the
     /// connection) and the sender gets 451 4.4.2, so it retries later instead of losing the message.
     /// </summary>
-    private async Task<SmtpReply> MirrorAsync(Func<IUpstreamTransaction, Task<SmtpReply>> command)
+    private async Task<SmtpReply> MirrorAsync<TState>(
+        TState state, Func<IUpstreamTransaction, TState, CancellationToken, Task<SmtpReply>> command, CancellationToken ct)
     {
         try
         {
-            return await command(_transaction!).ConfigureAwait(false);
+            return await command(_transaction!, state, ct).ConfigureAwait(false);
         }
         catch (SmtpConnectionException e)
         {
@@ -189,6 +208,11 @@ internal sealed class RelaySessionHandler(
 
     private void LogOutcome(string outcome, int recipients, long size, string? messageId, string verdict, string? actions, string? code, SmtpReply reply)
     {
+        if (!logger.IsEnabled(LogLevel.Information))
+        {
+            return;
+        }
+
         var replyText = $"{reply.Code} {reply.EnhancedCode} {reply.Text}".Replace("  ", " ", StringComparison.Ordinal);
         ProxyLog.MessageOutcome(logger, outcome, session.SessionId, Client, _sender, recipients, messageId, size, verdict,
             actions, code, replyText, MessageFacts.FindQueueId(reply.Text), time.GetElapsedTime(_started).TotalMilliseconds);
