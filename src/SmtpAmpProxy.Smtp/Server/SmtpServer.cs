@@ -7,7 +7,7 @@ using SmtpAmpProxy.Smtp.Server;
 namespace SmtpAmpProxy.Smtp;
 
 /// <summary>Listeners and the SMTP sessions they accept.</summary>
-public sealed class SmtpServer : IAsyncDisposable
+public sealed partial class SmtpServer : IAsyncDisposable
 {
     private const int ListenBacklog = 512;
 
@@ -110,7 +110,7 @@ public sealed class SmtpServer : IAsyncDisposable
                 _listeners.Add(socket);
                 _bound.Add(endPoint);
                 ServerLog.ListenerStarted(_logger, endPoint, listener.Tls);
-                _acceptLoops.Add(AcceptLoopAsync(socket, endPoint, listener.Tls));
+                _acceptLoops.Add(AcceptLoopAsync(socket, endPoint, listener.Tls, listener.ProxyProtocol));
             }
         }
 
@@ -141,6 +141,7 @@ public sealed class SmtpServer : IAsyncDisposable
         }
 
         await Task.WhenAll(_acceptLoops);
+        await Task.WhenAll(_proxyHeaderReads.Values);
         foreach (var (session, _) in _sessions.Values)
         {
             session.RequestStop();
@@ -183,7 +184,7 @@ public sealed class SmtpServer : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private async Task AcceptLoopAsync(Socket listener, IPEndPoint endPoint, TlsMode tls)
+    private async Task AcceptLoopAsync(Socket listener, IPEndPoint endPoint, TlsMode tls, bool proxyProtocol)
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -203,15 +204,23 @@ public sealed class SmtpServer : IAsyncDisposable
                 continue;
             }
 
-            Admit(socket, tls);
+            if (proxyProtocol)
+            {
+                AdmitAfterProxyHeader(socket, tls);
+            }
+            else
+            {
+                Admit(socket, tls);
+            }
         }
     }
 
-    private void Admit(Socket socket, TlsMode tls)
+    /// <param name="proxiedRemote">The client named by a PROXY header; null: the socket's peer.</param>
+    private void Admit(Socket socket, TlsMode tls, IPEndPoint? proxiedRemote = null)
     {
         // Without NoDelay each small reply waits for the peer's delayed ACK (about 40 ms on Linux).
         socket.NoDelay = true;
-        var remote = (IPEndPoint)socket.RemoteEndPoint!;
+        var remote = proxiedRemote ?? (IPEndPoint)socket.RemoteEndPoint!;
         var local = (IPEndPoint)socket.LocalEndPoint!;
         var client = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
         string? refusal = null;

@@ -19,6 +19,12 @@ public sealed record SmtpListenerOptions
     public IPEndPoint EndPoint { get; init; } = new(IPAddress.Loopback, 2525);
 
     public TlsMode Tls { get; init; } = TlsMode.StartTls;
+
+    /// <summary>
+    /// True: every connection must start with a PROXY protocol header (v1 or v2) from one of
+    /// <see cref="SmtpServerOptions.ProxyProtocolTrustedNetworks"/>; its source address becomes the client's.
+    /// </summary>
+    public bool ProxyProtocol { get; init; }
 }
 
 public sealed record SmtpServerOptions
@@ -107,4 +113,13 @@ public sealed record SmtpServerOptions
     public int MemoryBufferBytes { get; init; } = 1048576;
 
     public string? TempDirectory { get; init; }
+
+    /// <summary>
+    /// Load balancers allowed to send a PROXY header on a <see cref="SmtpListenerOptions.ProxyProtocol"/> listener.
+    /// Anyone else could claim any address (and so pass the relay check), so their connections are closed.
+    /// </summary>
+    public IReadOnlyList<IpNetwork> ProxyProtocolTrustedNetworks { get; init; } = [];
+
+    /// <summary>For the whole PROXY header: a trusted peer that stalls must not hold a connection slot.</summary>
+    public TimeSpan ProxyProtocolTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
