@@ -109,6 +109,11 @@ internal sealed class ProxyConfiguration
 
             throw new ConfigurationException(detail.Message, e);
         }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is ArgumentException invalid)
+        {
+            // An options record refused a value in its init accessor; its message names the key below Proxy.
+            throw new ConfigurationException($"{ProxyOptions.SectionName}:{invalid.Message.Split(" (Parameter", 2)[0]}", e);
+        }
 
         return new ProxyConfiguration(root, options, contentRoot, file);
     }

@@ -26,6 +26,7 @@ internal sealed class ProxyMetrics
     private readonly Counter<long> _relayed;
     private readonly Counter<long> _repaired;
     private readonly Counter<long> _rejected;
+    private readonly Counter<long> _warnings;
     private readonly Counter<long> _upstreamErrors;
     private readonly Histogram<double> _relayDuration;
     private Func<int>? _activeSessions;
@@ -43,6 +44,8 @@ internal sealed class ProxyMetrics
             "Repairs applied to relayed messages, by AMP rule");
         _rejected = Meter.CreateCounter<long>("smtp_amp_proxy.messages.rejected", "{message}",
             "Messages the proxy refused itself, by reason code");
+        _warnings = Meter.CreateCounter<long>("smtp_amp_proxy.messages.warnings", "{finding}",
+            "Findings logged without changing the message (AMP document checks set to Warn, amp-in-signed), by code");
         _upstreamErrors = Meter.CreateCounter<long>("smtp_amp_proxy.upstream.errors", "{error}",
             "Upstream failures: unreachable at MAIL, connection lost, or final reply refused");
         _relayDuration = Meter.CreateHistogram<double>("smtp_amp_proxy.relay.duration", "s",
@@ -61,6 +64,9 @@ internal sealed class ProxyMetrics
     public void ObserveActiveSessions(Func<int> activeSessions) => _activeSessions = activeSessions;
 
     public void MessageReceived() => _received.Add(1);
+
+    public void AmpWarning(string code) =>
+        _warnings.Add(1, new KeyValuePair<string, object?>("code", code));
 
     public void MessageRejected(string code) =>
         _rejected.Add(1, new KeyValuePair<string, object?>("code", code));

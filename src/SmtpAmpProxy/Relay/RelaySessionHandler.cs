@@ -99,6 +99,7 @@ internal sealed class RelaySessionHandler(
         foreach (var warning in result.Warnings)
         {
             ProxyLog.AmpWarning(logger, session.SessionId, messageId, warning.Code, warning.Description);
+            metrics.AmpWarning(warning.Code);
         }
 
         if (result.Verdict == AmpVerdict.Reject)

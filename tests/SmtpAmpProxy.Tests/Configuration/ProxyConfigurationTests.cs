@@ -80,6 +80,14 @@ public sealed class ProxyConfigurationTests
     }
 
     [Fact]
+    public void NonPositiveMaxAmpBytes_ThrowsNamingTheKey()
+    {
+        var error = Assert.Throws<ConfigurationException>(() => ProxyConfiguration.Load(["--Proxy:Amp:MaxAmpBytes=0"], NoEnvironment));
+
+        Assert.Contains("MaxAmpBytes", error.Message);
+    }
+
+    [Fact]
     public void UnknownKey_ThrowsNamingIt()
     {
         var error = Assert.Throws<ConfigurationException>(() =>

@@ -13,7 +13,9 @@ internal static class TestMessages
     {
         [Plain] = "Hello in plain text.\r\n.A line that starts with a dot.\r\n",
         [Html] = "<p>Hello in HTML</p>\r\n",
-        [Amp] = "<!doctype html><html \u26a14email><head><meta charset=\"utf-8\"></head><body>Hello AMP</body></html>\r\n",
+        [Amp] = "<!doctype html><html \u26a14email><head><meta charset=\"utf-8\">"
+            + "<script async src=\"https://cdn.ampproject.org/v0.js\"></script>"
+            + "<style amp4email-boilerplate>body{visibility:hidden}</style></head><body>Hello AMP</body></html>\r\n",
     };
 
     /// <summary>multipart/alternative with one child per content type, in the order given.</summary>
@@ -49,6 +51,11 @@ internal static class TestMessages
         "--m\r\nContent-Type: text/plain\r\n\r\nplain\r\n" +
         "--m\r\nContent-Type: text/x-amp-html\r\n\r\n" + Bodies[Amp] +
         "--m--\r\n");
+
+    /// <summary>A compliant alternative whose AMP document loads an image over plain http (amp-insecure-url).</summary>
+    public static byte[] InsecureAmp(string messageId) =>
+        Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(Alternative(messageId, Amp, Plain, Html))
+            .Replace("<body>Hello AMP</body>", "<body><amp-img src=\"http://images.example.com/a.png\" width=\"1\" height=\"1\"></amp-img></body>", StringComparison.Ordinal));
 
     public static byte[] PlainText(string messageId, string body = "Just text.\r\n") => Encoding.UTF8.GetBytes(
         $"From: sender@example.com\r\nTo: rcpt@example.net\r\nSubject: plain\r\nMessage-ID: <{messageId}@example.com>\r\n\r\n{body}");
