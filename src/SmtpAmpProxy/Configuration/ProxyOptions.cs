@@ -21,6 +21,8 @@ public sealed record ProxyOptions
     public UpstreamOptions Upstream { get; init; } = new();
     public HttpOptions Http { get; init; } = new();
     public DkimOptions Dkim { get; init; } = new();
+    public ProxyProtocolOptions ProxyProtocol { get; init; } = new();
+    public QuarantineOptions Quarantine { get; init; } = new();
 
     public IReadOnlyList<ListenOptions> EffectiveListen =>
         Listen is { Count: > 0 } ? Listen : [new ListenOptions()];
@@ -30,6 +32,9 @@ public sealed record ListenOptions
 {
     public string Endpoint { get; init; } = "0.0.0.0:2525";
     public TlsMode Tls { get; init; } = TlsMode.StartTls;
+
+    /// <summary>True: connections come through a load balancer that sends a PROXY protocol header first.</summary>
+    public bool ProxyProtocol { get; init; }
 }
 
 public sealed record TlsOptions
@@ -162,4 +167,22 @@ public sealed record DkimKeyOptions
     public string Domain { get; init; } = "";
     public string Selector { get; init; } = "";
     public string PrivateKeyPath { get; init; } = "";
+}
+
+public sealed record ProxyProtocolOptions
+{
+    /// <summary>The load balancers allowed to send a PROXY header (CIDR); connections from others are closed.</summary>
+    public IReadOnlyList<string>? TrustedNetworks { get; init; }
+
+    /// <summary>For the whole header, from the connection's first byte.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+public sealed record QuarantineOptions
+{
+    /// <summary>Where each rejected message is kept as .eml with a .json of its reason; empty: off.</summary>
+    public string Directory { get; init; } = "";
+
+    /// <summary>The folder's bound (1 GiB); the oldest messages are removed first.</summary>
+    public long MaxTotalBytes { get; init; } = 1024L * 1024 * 1024;
 }

@@ -125,6 +125,36 @@ internal static class ProxyOptionsValidator
             Error("Upstream:Directory", "is empty (the file-drop upstream needs a folder)");
         }
 
+        var trusted = options.ProxyProtocol.TrustedNetworks ?? [];
+        for (var i = 0; i < trusted.Count; i++)
+        {
+            if (!IpNetwork.TryParse(trusted[i], out _))
+            {
+                Error($"ProxyProtocol:TrustedNetworks:{i}", $"'{trusted[i]}' is not a CIDR network such as 10.0.0.0/8");
+            }
+        }
+
+        var proxied = listeners.Select((l, i) => (l, i)).FirstOrDefault(x => x.l.ProxyProtocol);
+        if (proxied.l is not null && trusted.Count == 0)
+        {
+            Error("ProxyProtocol:TrustedNetworks", $"is empty, but Proxy:Listen:{proxied.i}:ProxyProtocol is true (name the load balancers' addresses)");
+        }
+
+        PositiveTime("ProxyProtocol:Timeout", options.ProxyProtocol.Timeout);
+
+        if (!string.IsNullOrWhiteSpace(options.Quarantine.Directory))
+        {
+            Positive("Quarantine:MaxTotalBytes", options.Quarantine.MaxTotalBytes);
+            try
+            {
+                Directory.CreateDirectory(ResolvePath(contentRoot, options.Quarantine.Directory));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                Error("Quarantine:Directory", $"cannot create '{options.Quarantine.Directory}': {e.Message}");
+            }
+        }
+
         if (options.Dkim.OnRepair == DkimRepairAction.Resign && options.Dkim.Keys is not { Count: > 0 })
         {
             Error("Dkim:Keys", "is empty, but Proxy:Dkim:OnRepair is Resign");

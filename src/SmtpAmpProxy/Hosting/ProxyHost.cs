@@ -7,6 +7,7 @@ using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Http;
 using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Quarantine;
 using SmtpAmpProxy.Relay;
 using SmtpAmpProxy.Smtp;
 using SmtpAmpProxy.Upstream;
@@ -46,7 +47,10 @@ internal static class ProxyHost
             options.Smtp.AddReceivedHeader,
             new HashSet<string>(options.Access.AllowedSenderDomains ?? [], StringComparer.OrdinalIgnoreCase),
             options.Dkim,
-            options.Dkim.Keys is { Count: > 0 } ? DkimKeyRing.Load(options.Dkim, configuration.ContentRoot) : DkimKeyRing.Empty));
+            options.Dkim.Keys is { Count: > 0 } ? DkimKeyRing.Load(options.Dkim, configuration.ContentRoot) : DkimKeyRing.Empty)
+        {
+            Quarantine = MessageQuarantine.FromOptions(options.Quarantine, configuration.ContentRoot),
+        });
         builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
         builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
         builder.Services.AddSingleton<SmtpProxyService>();

@@ -33,7 +33,7 @@ internal sealed class SmtpProxyService(
 
         var certificate = LoadCertificate(options);
         var listeners = options.EffectiveListen
-            .Select(l => new SmtpListenerOptions { EndPoint = IPEndPoint.Parse(l.Endpoint), Tls = l.Tls })
+            .Select(l => new SmtpListenerOptions { EndPoint = IPEndPoint.Parse(l.Endpoint), Tls = l.Tls, ProxyProtocol = l.ProxyProtocol })
             .ToList();
         if (certificate is null)
         {
@@ -74,6 +74,8 @@ internal sealed class SmtpProxyService(
             DataTimeout = limits.DataTimeout,
             BareLineFeed = options.Smtp.BareLineFeed,
             MemoryBufferBytes = limits.MemoryBufferBytes,
+            ProxyProtocolTrustedNetworks = (options.ProxyProtocol.TrustedNetworks ?? []).Select(IpNetwork.Parse).ToList(),
+            ProxyProtocolTimeout = options.ProxyProtocol.Timeout,
         };
 
         _server = new SmtpServer(serverOptions, handlers, loggerFactory, time);

@@ -5,6 +5,7 @@ using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Logging;
 using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Quarantine;
 using SmtpAmpProxy.Smtp;
 using SmtpAmpProxy.Upstream;
 
@@ -107,6 +108,12 @@ internal sealed class RelaySessionHandler(
             var rejection = new SmtpReply(554, "5.6.0", $"{result.RejectCode}: {result.RejectText}");
             LogOutcome("rejected", recipients, content.Length, messageId, "reject", null, result.RejectCode, rejection);
             metrics.MessageRejected(result.RejectCode ?? "reject");
+            if (settings.Quarantine is { } quarantine)
+            {
+                var record = new QuarantineRecord(session.SessionId, Client, _sender, [.. _recipients], messageId, result.RejectCode, result.RejectText, rejection);
+                await quarantine.KeepAsync(content, record, time.GetUtcNow(), logger).ConfigureAwait(false);
+            }
+
             await AbandonAsync(ct).ConfigureAwait(false);
             return rejection;
         }

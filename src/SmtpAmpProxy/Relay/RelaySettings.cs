@@ -2,6 +2,7 @@ using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Mime;
 using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Quarantine;
 
 namespace SmtpAmpProxy.Relay;
 
@@ -15,6 +16,9 @@ internal sealed record RelaySettings(
     DkimOptions Dkim,
     DkimKeyRing DkimKeys)
 {
+    /// <summary>Null: rejected messages are not kept.</summary>
+    public MessageQuarantine? Quarantine { get; init; }
+
     /// <summary>An empty set allows every sender domain.</summary>
     public bool IsSenderAllowed(string reversePath)
     {
