@@ -174,7 +174,18 @@ internal sealed class RelaySessionHandler(
     {
         try
         {
-            return await command(_transaction!, state, ct).ConfigureAwait(false);
+            var reply = await command(_transaction!, state, ct).ConfigureAwait(false);
+            if (reply.Code == 421)
+            {
+                // 421 means "this connection is closing" (RFC 5321 §3.8). Passed on, it would tell the
+                // sender that the proxy is closing, which it is not: the transaction is lost, retry later.
+                ProxyLog.UpstreamFailed(logger, session.SessionId, Client, "Command", false, reply.ToString());
+                metrics.UpstreamFailed(ProxyMetrics.Lost, reply.ToString());
+                await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+                return UpstreamLost;
+            }
+
+            return reply;
         }
         catch (SmtpConnectionException e)
         {

@@ -62,7 +62,7 @@ public sealed class SmtpSinkFaultTests
 
     [Theory]
     [InlineData("-q", "data", "451 4.4.2")]   // disconnects without a reply after DATA
-    [InlineData("-Q", "rcpt", "4")]           // 421 and disconnect at RCPT: mirrored as a temporary failure
+    [InlineData("-Q", "rcpt", "451 4.4.2")]   // 421 and disconnect at RCPT: the upstream is gone, not the proxy
     [InlineData("-r", "data", "4")]           // a soft (4xx) refusal of DATA, mirrored
     [InlineData("-f", "rcpt", "5")]           // a hard (5xx) refusal of RCPT, mirrored
     public async Task SinkFault_SenderGetsNo250_AndAfterARestartMailFlows(string flag, string command, string expected)
