@@ -123,7 +123,19 @@ public sealed class SmtpClientConnection : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(content);
         SmtpReply reply = await ExchangeAsync(ClientCommands.Data, null, SmtpFailureStage.Command, ct).ConfigureAwait(false);
-        return reply.Code == 354 ? await SendContentAsync(content, ct).ConfigureAwait(false) : reply;
+        if (reply.Code == 354)
+        {
+            return await SendContentAsync(content, ct).ConfigureAwait(false);
+        }
+
+        if (reply.IsPositive)
+        {
+            // Mirrored, a 250 here would tell the sender a message was taken that was never sent.
+            IsBroken = true;
+            throw new SmtpConnectionException(SmtpFailureStage.Data, $"upstream answered DATA with {reply} instead of 354", reply: reply);
+        }
+
+        return reply;
     }
 
     public async Task<SmtpReply> RsetAsync(CancellationToken ct)

@@ -216,7 +216,7 @@ public sealed partial class SmtpServer : IAsyncDisposable
     }
 
     /// <param name="proxiedRemote">The client named by a PROXY header; null: the socket's peer.</param>
-    private void Admit(Socket socket, TlsMode tls, IPEndPoint? proxiedRemote = null)
+    private void Admit(Socket socket, TlsMode tls, IPEndPoint? proxiedRemote = null, bool clientAddressUnknown = false)
     {
         // Without NoDelay each small reply waits for the peer's delayed ACK (about 40 ms on Linux).
         socket.NoDelay = true;
@@ -243,7 +243,7 @@ public sealed partial class SmtpServer : IAsyncDisposable
         }
 
         var id = Interlocked.Increment(ref _nextSessionId);
-        var info = new SmtpSessionInfo(id, remote, local);
+        var info = new SmtpSessionInfo(id, remote, local) { ClientAddressUnknown = clientAddressUnknown };
         var session = new SmtpSession(_context, new NetworkStream(socket, ownsSocket: true), tls, info, refusal);
         // Registered before it runs, so the session's own removal can never precede its registration;
         // started on the thread pool, so a slow TLS handshake never delays the next accept.

@@ -68,7 +68,7 @@ internal sealed partial class SmtpSession
         var client = info.RemoteEndPoint.Address;
         foreach (var network in _options.AllowedNetworks)
         {
-            _relayByNetwork |= network.Contains(client);
+            _relayByNetwork |= network.Contains(client) && !info.ClientAddressUnknown;
         }
     }
 
@@ -163,7 +163,8 @@ internal sealed partial class SmtpSession
         }
         finally
         {
-            await CloseTransportAsync();
+            // The handler first: it holds a pooled upstream connection, which must go back even if
+            // closing this transport throws.
             if (_handler is not null)
             {
                 try
@@ -175,6 +176,8 @@ internal sealed partial class SmtpSession
                     ServerLog.HandlerFailed(logger, _info.SessionId, _info.RemoteEndPoint, "dispose", ex);
                 }
             }
+
+            await CloseTransportAsync();
 
             _timeout.Dispose();
             _abort.Dispose();

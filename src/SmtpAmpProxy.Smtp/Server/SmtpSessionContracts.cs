@@ -10,6 +10,12 @@ public sealed record SmtpSessionInfo(long SessionId, IPEndPoint RemoteEndPoint, 
     public bool IsTls { get; internal set; }
 
     public string? AuthenticatedUser { get; internal set; }
+
+    /// <summary>
+    /// A PROXY header named no source (v1 UNKNOWN, v2 AF_UNSPEC/AF_UNIX): the address above is the
+    /// balancer's own, so it must not grant relay by network (the real client may be anyone).
+    /// </summary>
+    public bool ClientAddressUnknown { get; init; }
 }
 
 /// <summary>MAIL FROM parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8).</summary>

@@ -90,6 +90,6 @@ internal static class ProxyHost
             IdleTimeout = upstream.IdleTimeout,
         };
         return new SmtpUpstream(new SmtpConnectionPool(client, pool,
-            services.GetRequiredService<ILoggerFactory>(), services.GetRequiredService<TimeProvider>()));
+            services.GetRequiredService<ILoggerFactory>(), services.GetRequiredService<TimeProvider>()), upstream.ConnectTimeout);
     }
 }

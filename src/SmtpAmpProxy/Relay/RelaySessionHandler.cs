@@ -26,6 +26,10 @@ internal sealed class RelaySessionHandler(
 
     private readonly List<string> _recipients = [];
     private IUpstreamTransaction? _transaction;
+
+    // Set when the upstream was lost mid-transaction: the rest of that transaction gets 451 4.4.2
+    // (retry later), never 503, which a sender would take as a permanent failure and bounce.
+    private bool _lost;
     private string _sender = "";
     private long _started;
     private int _messages;
@@ -33,6 +37,7 @@ internal sealed class RelaySessionHandler(
     public async ValueTask<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct)
     {
         await AbandonAsync(ct).ConfigureAwait(false);
+        _lost = false;
         _started = time.GetTimestamp();
         _sender = reversePath;
         if (!settings.IsSenderAllowed(reversePath))
@@ -70,7 +75,7 @@ internal sealed class RelaySessionHandler(
     {
         if (_transaction is null)
         {
-            return NoTransaction;
+            return _lost ? UpstreamLost : NoTransaction;
         }
 
         var reply = await MirrorAsync(forwardPath, static (t, path, ct) => t.RcptAsync(path, ct), ct).ConfigureAwait(false);
@@ -86,7 +91,7 @@ internal sealed class RelaySessionHandler(
     {
         if (_transaction is null)
         {
-            return NoTransaction;
+            return _lost ? UpstreamLost : NoTransaction;
         }
 
         metrics.MessageReceived();
@@ -159,7 +164,11 @@ internal sealed class RelaySessionHandler(
         return reply;
     }
 
-    public ValueTask ResetAsync(CancellationToken ct) => new(AbandonAsync(ct));
+    public ValueTask ResetAsync(CancellationToken ct)
+    {
+        _lost = false;
+        return new(AbandonAsync(ct));
+    }
 
     public async ValueTask DisposeAsync() => await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
 
@@ -182,6 +191,7 @@ internal sealed class RelaySessionHandler(
                 ProxyLog.UpstreamFailed(logger, session.SessionId, Client, "Command", false, reply.ToString());
                 metrics.UpstreamFailed(ProxyMetrics.Lost, reply.ToString());
                 await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+                _lost = true;
                 return UpstreamLost;
             }
 
@@ -192,6 +202,7 @@ internal sealed class RelaySessionHandler(
             ProxyLog.UpstreamFailed(logger, session.SessionId, Client, e.Stage.ToString(), e.IsTimeout, e.Message);
             metrics.UpstreamFailed(ProxyMetrics.Lost, e.Message);
             await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+            _lost = true;
             return UpstreamLost;
         }
     }

@@ -3,15 +3,31 @@ using SmtpAmpProxy.Smtp;
 namespace SmtpAmpProxy.Upstream;
 
 /// <summary>The SMTP relay (SendGrid): each transaction runs on a pooled connection.</summary>
-internal sealed class SmtpUpstream(SmtpConnectionPool pool) : IUpstream, IAsyncDisposable
+internal sealed class SmtpUpstream(SmtpConnectionPool pool, TimeSpan rentTimeout) : IUpstream, IAsyncDisposable
 {
     /// <summary>For tests: after an upstream fault the pool must come back to its baseline.</summary>
     internal SmtpConnectionPool Pool => pool;
 
     public ValueTask DisposeAsync() => pool.DisposeAsync();
 
-    public async ValueTask<IUpstreamTransaction> BeginAsync(CancellationToken ct) =>
-        new Transaction(pool, await pool.RentAsync(ct).ConfigureAwait(false));
+    /// <summary>
+    /// Every connection may be held by senders between MAIL and the end of DATA; a sender that finds
+    /// none free within the connect timeout gets 451 4.4.1 instead of waiting without a reply.
+    /// </summary>
+    public async ValueTask<IUpstreamTransaction> BeginAsync(CancellationToken ct)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(rentTimeout);
+        try
+        {
+            return new Transaction(pool, await pool.RentAsync(wait.Token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new SmtpConnectionException(SmtpFailureStage.Connect,
+                $"no upstream connection free or opened within {rentTimeout.TotalSeconds:0.#} s", isTimeout: true);
+        }
+    }
 
     private sealed class Transaction(SmtpConnectionPool pool, SmtpClientConnection connection) : IUpstreamTransaction
     {

@@ -144,6 +144,22 @@ public sealed class ProxyProtocolServerTests
         Assert.Contains(host.Logs.Entries, e => e.EventId == 1034 && e.Message.Contains("203.0.113.5", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("PROXY UNKNOWN\r\n")]
+    [InlineData("PROXY UNKNOWN 1.2.3.4 5.6.7.8 1 2\r\n")]
+    public async Task ProxyListener_HeaderWithoutSource_GetsNoRelayByNetwork(string header)
+    {
+        // The balancer's own address is in AllowedNetworks, but the client behind it is unknown.
+        await using var host = await StartAsync(o => o with { AllowedNetworks = [IpNetwork.Parse("127.0.0.0/8")] });
+        await using var client = await ServerTestClient.ConnectAsync(host.EndPoint);
+        await client.SendAsync(header);
+        Assert.StartsWith("220 ", await client.ReadReplyAsync());
+        Assert.StartsWith("250", await client.CommandAsync("EHLO client.test"));
+        Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<a@example.com>"));
+
+        Assert.StartsWith("554 5.7.1", await client.CommandAsync("RCPT TO:<b@example.net>"));
+    }
+
     [Fact]
     public async Task ProxyListener_PerIpLimit_CountsProxiedClientsNotTheBalancer()
     {

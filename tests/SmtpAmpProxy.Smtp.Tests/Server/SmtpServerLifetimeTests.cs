@@ -14,7 +14,11 @@ public sealed class SmtpServerLifetimeTests
         await ServerTestHost.WaitUntilAsync(() => time.ArmedTimers > 0, "the session waits for a command");
         time.Advance(TimeSpan.FromMinutes(4));
         Assert.Equal("250 2.0.0 Ok", await client.CommandAsync("NOOP"));
-        await ServerTestHost.WaitUntilAsync(() => time.ArmedTimers > 0, "the session waits for a command");
+
+        // The wait for the next command must be armed afresh (due 5 minutes from now), not the one
+        // still armed from before NOOP; advancing against the old one races the server.
+        var rearmedAt = time.GetUtcNow() + TimeSpan.FromMinutes(5);
+        await ServerTestHost.WaitUntilAsync(() => time.HasTimerDueAtOrAfter(rearmedAt), "the session waits for the next command");
         time.Advance(TimeSpan.FromMinutes(5));
         Assert.Equal("421 4.4.2 test.local Error: timeout exceeded", await client.ReadReplyAsync());
         Assert.True(await client.WaitClosedAsync());
@@ -31,8 +35,10 @@ public sealed class SmtpServerLifetimeTests
         Assert.StartsWith("354", await client.CommandAsync("DATA"));
         await client.SendAsync("partial line");
         await ServerTestHost.WaitUntilAsync(() => time.ArmedTimers > 0, "the session waits for data");
-        time.Advance(TimeSpan.FromMinutes(10));
-        Assert.Equal("421 4.4.2 test.local Error: timeout exceeded", await client.ReadReplyAsync());
+
+        // Reading "partial line" re-arms the wait at the same virtual time, so advance until it fires.
+        Assert.Equal("421 4.4.2 test.local Error: timeout exceeded",
+            await time.AdvanceUntilAsync(client.ReadReplyAsync(), TimeSpan.FromMinutes(10)));
         Assert.True(await client.WaitClosedAsync());
         Assert.Empty(host.Handlers.Messages);
         await ServerTestHost.WaitUntilAsync(() => host.Handlers.Calls.Contains("RESET"), "the transaction is abandoned");

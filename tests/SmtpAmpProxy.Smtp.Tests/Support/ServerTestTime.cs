@@ -27,6 +27,30 @@ internal sealed class ServerTestTime : TimeProvider
         }
     }
 
+    /// <summary>True when some armed timer is due at or after <paramref name="at"/>: a wait armed afresh.</summary>
+    public bool HasTimerDueAtOrAfter(DateTimeOffset at)
+    {
+        lock (_gate)
+        {
+            return _timers.Any(t => t.DueAt >= at);
+        }
+    }
+
+    /// <summary>
+    /// Advances in steps until <paramref name="pending"/> completes (at most 20 steps). For waits that
+    /// the server may disarm and re-arm at the same virtual time while the test advances.
+    /// </summary>
+    public async Task<T> AdvanceUntilAsync<T>(Task<T> pending, TimeSpan step)
+    {
+        for (var i = 0; i < 20 && !pending.IsCompleted; i++)
+        {
+            Advance(step);
+            await Task.WhenAny(pending, Task.Delay(TimeSpan.FromMilliseconds(200), TestContext.Current.CancellationToken));
+        }
+
+        return await pending;
+    }
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         var timer = new Timer(this, callback, state);

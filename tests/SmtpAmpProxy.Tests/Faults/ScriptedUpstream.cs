@@ -30,13 +30,17 @@ public enum UpstreamFault
 
     /// <summary>Reads the whole message and never answers.</summary>
     SilentAfterData,
+
+    /// <summary>250 to the DATA command instead of 354: a broken upstream that took no message.</summary>
+    Data250AtCommand,
 }
 
 /// <summary>
 /// A small SMTP server that misbehaves on demand: the upstream faults a relay meets in the wild
 /// (SendGrid throttling, a restart, a stalled network), one at a time, on 127.0.0.1. Recipients
 /// beginning with "nobody" always get 550. It counts what it accepted, so a test can prove the
-/// sender never heard 250 for a message that did not arrive.
+/// sender never heard 250 for a message that did not arrive. Recipients beginning with "drop" make it
+/// close the connection.
 /// </summary>
 internal sealed class ScriptedUpstream : IAsyncDisposable
 {
@@ -185,6 +189,12 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                     break;
                 case "RCPT":
                     var address = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim().Trim('<', '>');
+                    if (address.StartsWith("drop", StringComparison.Ordinal))
+                    {
+                        // The upstream goes away in the middle of the recipient list.
+                        return;
+                    }
+
                     if (address.StartsWith("nobody", StringComparison.Ordinal))
                     {
                         await connection.WriteAsync($"550 5.1.1 <{address}>: Recipient address rejected: User unknown");
@@ -197,6 +207,12 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
 
                     break;
                 case "DATA":
+                    if (Fault == UpstreamFault.Data250AtCommand)
+                    {
+                        await connection.WriteAsync("250 2.0.0 Ok");
+                        break;
+                    }
+
                     if (Fault == UpstreamFault.Data452AtCommand)
                     {
                         await connection.WriteAsync("452 4.3.1 Insufficient system storage");

@@ -57,7 +57,7 @@ public sealed partial class SmtpServer
             // LOCAL (a balancer's health check) and headers without an address keep the socket's peer.
             var client = parsed.Command == ProxyCommand.Proxy ? parsed.Source : null;
             ProxyProtocolLog.HeaderAccepted(_logger, parsed.Version, parsed.Command, peer, client ?? peer);
-            Admit(socket, tls, client);
+            Admit(socket, tls, client, clientAddressUnknown: parsed.Command == ProxyCommand.Proxy && client is null);
             admitted = true;
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !_stopping.IsCancellationRequested)
