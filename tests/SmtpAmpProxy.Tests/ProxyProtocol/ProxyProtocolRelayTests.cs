@@ -13,11 +13,11 @@ public sealed class ProxyProtocolRelayTests
     public async Task ProxiedClientInAllowedNetwork_SocketAddressNotAllowed_MessageRelayedWithRealAddress()
     {
         await using var proxy = await StartAsync(allowed: "192.0.2.0/24");
-        var (client, greeting) = await ProxiedSmtpClient.ConnectAsync(proxy.EndPoint, "PROXY TCP4 192.0.2.10 10.0.0.1 40001 25\r\n");
+        var (client, greeting) = await RawSmtpClient.ConnectAsync(proxy.EndPoint, "PROXY TCP4 192.0.2.10 10.0.0.1 40001 25\r\n");
         await using (client)
         {
             Assert.StartsWith("220", greeting);
-            Assert.StartsWith("250", await client.SendMessageAsync("sender@example.com", "rcpt@example.net", TestMessages.PlainText("proxied")));
+            Assert.StartsWith("250", await client.SendMessageAsync("sender@example.com", ["rcpt@example.net"], TestMessages.DotStuff(TestMessages.PlainText("proxied"))));
         }
 
         var text = await File.ReadAllTextAsync(Assert.Single(proxy.OutboxFiles()), TestContext.Current.CancellationToken);
@@ -30,11 +30,11 @@ public sealed class ProxyProtocolRelayTests
     public async Task ProxiedClientOutsideAllowedNetwork_SocketAddressAllowed_RelayDenied()
     {
         await using var proxy = await StartAsync(allowed: "127.0.0.0/8");
-        var (client, greeting) = await ProxiedSmtpClient.ConnectAsync(proxy.EndPoint, "PROXY TCP4 203.0.113.5 10.0.0.1 40001 25\r\n");
+        var (client, greeting) = await RawSmtpClient.ConnectAsync(proxy.EndPoint, "PROXY TCP4 203.0.113.5 10.0.0.1 40001 25\r\n");
         await using (client)
         {
             Assert.StartsWith("220", greeting);
-            var reply = await client.SendMessageAsync("sender@example.com", "rcpt@example.net", TestMessages.PlainText("denied"));
+            var reply = await client.SendMessageAsync("sender@example.com", ["rcpt@example.net"], TestMessages.DotStuff(TestMessages.PlainText("denied")));
 
             Assert.StartsWith("554 5.7.1", reply);
         }
@@ -48,7 +48,7 @@ public sealed class ProxyProtocolRelayTests
     {
         await using var proxy = await StartAsync(allowed: "127.0.0.0/8");
 
-        await Assert.ThrowsAsync<IOException>(() => ProxiedSmtpClient.ConnectAsync(proxy.EndPoint, "EHLO client.test\r\n"));
+        await Assert.ThrowsAsync<IOException>(() => RawSmtpClient.ConnectAsync(proxy.EndPoint, "EHLO client.test\r\n"));
 
         Assert.Empty(proxy.OutboxFiles());
     }

@@ -18,11 +18,17 @@ internal sealed class RawSmtpClient : IAsyncDisposable
         _stream = tcp.GetStream();
     }
 
-    public static async Task<(RawSmtpClient Client, string Greeting)> ConnectAsync(IPEndPoint endPoint)
+    /// <param name="firstBytes">Sent before the greeting is read, as a load balancer sends a PROXY header.</param>
+    public static async Task<(RawSmtpClient Client, string Greeting)> ConnectAsync(IPEndPoint endPoint, string? firstBytes = null)
     {
         var tcp = new TcpClient(endPoint.AddressFamily) { NoDelay = true };
         await tcp.ConnectAsync(endPoint, TestContext.Current.CancellationToken);
         var client = new RawSmtpClient(tcp);
+        if (firstBytes is not null)
+        {
+            await client.SendAsync(Encoding.ASCII.GetBytes(firstBytes));
+        }
+
         return (client, await client.ReadReplyAsync());
     }
 
