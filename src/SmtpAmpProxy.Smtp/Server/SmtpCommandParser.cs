@@ -180,39 +180,22 @@ internal static class SmtpCommandParser
         return new SmtpCommand { Verb = verb, Argument = Encoding.UTF8.GetString(args) };
     }
 
+    private delegate bool PathParser(ReadOnlySpan<byte> inner, out string address, out bool utf8);
+
     private static SmtpCommand ParseMail(ReadOnlySpan<byte> args)
     {
-        if (!TryStripPrefix(ref args, "FROM:"u8) || args.IsEmpty || args[0] != (byte)'<')
+        if (SplitPath(ref args, "FROM:"u8, TryParseReversePath, MailSyntax, BadSender, out var address, out var utf8) is { } failure)
         {
-            return SmtpCommand.Fail(SmtpVerb.Mail, MailSyntax);
+            return SmtpCommand.Fail(SmtpVerb.Mail, failure);
         }
 
-        var pathEnd = FindPathEnd(args);
-        if (pathEnd < 0)
-        {
-            return SmtpCommand.Fail(SmtpVerb.Mail, HasControl(args) ? BadSender : MailSyntax);
-        }
-
-        var inner = args[1..pathEnd];
-        var rest = args[(pathEnd + 1)..];
-        if (!TryParseReversePath(inner, out var address, out var utf8))
-        {
-            return SmtpCommand.Fail(SmtpVerb.Mail, BadSender);
-        }
-
-        if (!rest.IsEmpty && rest[0] != (byte)' ')
-        {
-            return SmtpCommand.Fail(SmtpVerb.Mail, MailSyntax);
-        }
-
-        rest = TrimSpaces(rest);
-        var error = ParseMailParameters(rest, out var size, out var body, out var smtpUtf8);
+        var error = ParseMailParameters(args, out var size, out var body, out var smtpUtf8);
         if (error is not null)
         {
             return SmtpCommand.Fail(SmtpVerb.Mail, error.Value);
         }
 
-        var raw = rest.IsEmpty ? string.Empty : Encoding.UTF8.GetString(rest);
+        var raw = args.IsEmpty ? string.Empty : Encoding.UTF8.GetString(args);
         return new SmtpCommand
         {
             Verb = SmtpVerb.Mail,
@@ -225,38 +208,56 @@ internal static class SmtpCommandParser
 
     private static SmtpCommand ParseRcpt(ReadOnlySpan<byte> args)
     {
-        if (!TryStripPrefix(ref args, "TO:"u8) || args.IsEmpty || args[0] != (byte)'<')
+        if (SplitPath(ref args, "TO:"u8, TryParseForwardPath, RcptSyntax, BadRecipient, out var address, out var utf8) is { } failure)
         {
-            return SmtpCommand.Fail(SmtpVerb.Rcpt, RcptSyntax);
+            return SmtpCommand.Fail(SmtpVerb.Rcpt, failure);
+        }
+
+        if (!args.IsEmpty)
+        {
+            // No RCPT extension (DSN and the like) is advertised, so any parameter is one we do not know.
+            var error = CheckParameterSyntax(args, out var firstKeyword);
+            return SmtpCommand.Fail(SmtpVerb.Rcpt, error ?? Unsupported(firstKeyword));
+        }
+
+        return new SmtpCommand { Verb = SmtpVerb.Rcpt, Argument = address, PathIsUtf8 = utf8, Parameters = string.Empty };
+    }
+
+    /// <summary>
+    /// MAIL and RCPT share one shape (RFC 5321 §4.1.1.2, §4.1.1.3): "FROM:" or "TO:", a path in angle
+    /// brackets, then space-separated parameters, which <paramref name="args"/> is left holding.
+    /// Returns the reply for a malformed command, null when it parsed.
+    /// </summary>
+    private static SmtpReply? SplitPath(
+        ref ReadOnlySpan<byte> args, ReadOnlySpan<byte> prefix, PathParser parsePath, SmtpReply syntax, SmtpReply badAddress,
+        out string address, out bool utf8)
+    {
+        address = string.Empty;
+        utf8 = false;
+        if (!TryStripPrefix(ref args, prefix) || args.IsEmpty || args[0] != (byte)'<')
+        {
+            return syntax;
         }
 
         var pathEnd = FindPathEnd(args);
         if (pathEnd < 0)
         {
-            return SmtpCommand.Fail(SmtpVerb.Rcpt, HasControl(args) ? BadRecipient : RcptSyntax);
+            return HasControl(args) ? badAddress : syntax;
         }
 
-        var inner = args[1..pathEnd];
         var rest = args[(pathEnd + 1)..];
-        if (!TryParseForwardPath(inner, out var address, out var utf8))
+        if (!parsePath(args[1..pathEnd], out address, out utf8))
         {
-            return SmtpCommand.Fail(SmtpVerb.Rcpt, BadRecipient);
+            return badAddress;
         }
 
         if (!rest.IsEmpty && rest[0] != (byte)' ')
         {
-            return SmtpCommand.Fail(SmtpVerb.Rcpt, RcptSyntax);
+            return syntax;
         }
 
-        rest = TrimSpaces(rest);
-        if (!rest.IsEmpty)
-        {
-            // No RCPT extension (DSN and the like) is advertised, so any parameter is one we do not know.
-            var error = CheckParameterSyntax(rest, out var firstKeyword);
-            return SmtpCommand.Fail(SmtpVerb.Rcpt, error ?? Unsupported(firstKeyword));
-        }
-
-        return new SmtpCommand { Verb = SmtpVerb.Rcpt, Argument = address, PathIsUtf8 = utf8, Parameters = string.Empty };
+        args = TrimSpaces(rest);
+        return null;
     }
 
     private static SmtpCommand ParseAuth(ReadOnlySpan<byte> args)
