@@ -204,13 +204,22 @@ public sealed partial class SmtpServer : IAsyncDisposable
                 continue;
             }
 
-            if (proxyProtocol)
+            try
             {
-                AdmitAfterProxyHeader(socket, tls);
+                if (proxyProtocol)
+                {
+                    AdmitAfterProxyHeader(socket, tls);
+                }
+                else
+                {
+                    Admit(socket, tls);
+                }
             }
-            else
+            catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException)
             {
-                Admit(socket, tls);
+                // A peer that reset between accept and admission must not stop the listener.
+                ServerLog.AcceptFailed(_logger, endPoint, ex);
+                socket.Dispose();
             }
         }
     }
@@ -223,6 +232,9 @@ public sealed partial class SmtpServer : IAsyncDisposable
         var remote = proxiedRemote ?? (IPEndPoint)socket.RemoteEndPoint!;
         var local = (IPEndPoint)socket.LocalEndPoint!;
         var client = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+
+        // Everything that can throw comes before the connection is counted, so a failure leaks no count.
+        var transport = new NetworkStream(socket, ownsSocket: true);
         string? refusal = null;
         lock (_gate)
         {
@@ -244,7 +256,7 @@ public sealed partial class SmtpServer : IAsyncDisposable
 
         var id = Interlocked.Increment(ref _nextSessionId);
         var info = new SmtpSessionInfo(id, remote, local) { ClientAddressUnknown = clientAddressUnknown };
-        var session = new SmtpSession(_context, new NetworkStream(socket, ownsSocket: true), tls, info, refusal);
+        var session = new SmtpSession(_context, transport, tls, info, refusal);
         // Registered before it runs, so the session's own removal can never precede its registration;
         // started on the thread pool, so a slow TLS handshake never delays the next accept.
         var start = new Task<Task>(() => RunSessionAsync(session, client, counted: refusal is null));
