@@ -231,11 +231,7 @@ public sealed class SmtpClientConnectionTests
     {
         await using var server = new ClientScriptedServer(async s =>
         {
-            await s.GreetAsync();
-            await s.ExpectAsync("MAIL");
-            await s.SendAsync("250 Ok\r\n");
-            await s.ExpectAsync("RCPT");
-            await s.SendAsync("250 Ok\r\n");
+            await s.GreetAndAcceptEnvelopeAsync();
             await s.ExpectAsync("DATA");
             await s.SendAsync("452 4.3.1 Insufficient system storage\r\n");
             await s.ExpectAsync("RSET");
@@ -261,11 +257,7 @@ public sealed class SmtpClientConnectionTests
     {
         await using var server = new ClientScriptedServer(async s =>
         {
-            await s.GreetAsync();
-            await s.ExpectAsync("MAIL");
-            await s.SendAsync("250 Ok\r\n");
-            await s.ExpectAsync("RCPT");
-            await s.SendAsync("250 Ok\r\n");
+            await s.GreetAndAcceptEnvelopeAsync();
             await s.ExpectAsync("DATA");
             await s.SendAsync("354 go\r\n");
             await s.ReadLineAsync();
@@ -289,11 +281,7 @@ public sealed class SmtpClientConnectionTests
     {
         await using var server = new ClientScriptedServer(async s =>
         {
-            await s.GreetAsync();
-            await s.ExpectAsync("MAIL");
-            await s.SendAsync("250 Ok\r\n");
-            await s.ExpectAsync("RCPT");
-            await s.SendAsync("250 Ok\r\n");
+            await s.GreetAndAcceptEnvelopeAsync();
             await s.ExpectAsync("DATA");
             await s.SendAsync("354 go\r\n");
             await s.ReadDataAsync();

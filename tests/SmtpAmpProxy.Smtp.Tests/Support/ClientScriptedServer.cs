@@ -244,6 +244,16 @@ internal sealed class ClientScriptSession : IDisposable
         await EhloAsync(extensions);
     }
 
+    /// <summary>Greeting, EHLO, then 250 to one MAIL and one RCPT: the opening most DATA tests share.</summary>
+    public async Task GreetAndAcceptEnvelopeAsync()
+    {
+        await GreetAsync();
+        await ExpectAsync("MAIL");
+        await SendAsync("250 Ok\r\n");
+        await ExpectAsync("RCPT");
+        await SendAsync("250 Ok\r\n");
+    }
+
     public async Task EhloAsync(params string[] extensions)
     {
         await ExpectAsync("EHLO ");
