@@ -37,7 +37,7 @@ public sealed class SmtpSinkFaultTests
     [Fact]
     public async Task UpstreamKilledAndRestartedOnSamePort_EveryLaterMessageGets250()
     {
-        using var sink = RestartableSmtpSink.Start();
+        using var sink = SmtpSinkUpstream.Start();
         await using var proxy = await StartProxyAsync(sink.Port);
         const int Before = 5;
         const int After = 10;
@@ -67,7 +67,7 @@ public sealed class SmtpSinkFaultTests
     [InlineData("-f", "rcpt", "5")]           // a hard (5xx) refusal of RCPT, mirrored
     public async Task SinkFault_SenderGetsNo250_AndAfterARestartMailFlows(string flag, string command, string expected)
     {
-        using var sink = RestartableSmtpSink.Start(flag, command);
+        using var sink = SmtpSinkUpstream.Start(flag, command);
         await using var proxy = await StartProxyAsync(sink.Port);
 
         var reply = await SendAsync(proxy, "faulted");
@@ -85,7 +85,7 @@ public sealed class SmtpSinkFaultTests
     [Fact]
     public async Task SinkSilentPastCommandTimeout_Gets451_4_4_2()
     {
-        using var sink = RestartableSmtpSink.Start("-W", "mail:10");
+        using var sink = SmtpSinkUpstream.Start("-W", "mail:10");
         await using var proxy = await StartProxyAsync(sink.Port, "00:00:01");
 
         Assert.StartsWith("451 4.4.2", await SendAsync(proxy, "stalled"));
