@@ -41,6 +41,7 @@ internal static class Program
                 return ExitConfigurationError;
             }
 
+            SocketCompletions.Apply(configuration.Options.Performance.InlineSocketCompletions);
             using var host = ProxyHost.Build(configuration);
             await host.RunAsync().ConfigureAwait(false);
             return 0;

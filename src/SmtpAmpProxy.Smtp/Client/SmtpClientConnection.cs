@@ -59,6 +59,9 @@ public sealed class SmtpClientConnection : IAsyncDisposable
     /// <summary>A MAIL was accepted and the transaction has not ended (DATA's final reply or RSET).</summary>
     public bool IsTransactionOpen { get; private set; }
 
+    /// <summary>DATA was sent by <see cref="BeginDataAsync"/> and its reply not read: the upstream reads message content now.</summary>
+    public bool IsDataPending { get; private set; }
+
     /// <summary>The value of the SIZE extension (RFC 1870), or null when not announced or unlimited.</summary>
     public long? MaxMessageSize =>
         long.TryParse(_extensions.Parameters("SIZE"), out long size) && size > 0 ? size : null;
@@ -119,10 +122,67 @@ public sealed class SmtpClientConnection : IAsyncDisposable
     public Task<SmtpReply> RcptAsync(string forwardPath, string? parameters, CancellationToken ct) =>
         ExchangeAsync(ClientCommands.Rcpt(forwardPath, parameters), null, SmtpFailureStage.Command, ct);
 
+    /// <summary>
+    /// MAIL and the first RCPT in one write when the upstream offers PIPELINING (RFC 2920), one after the
+    /// other when it does not. The RCPT reply is null when MAIL was refused (nothing is left open then).
+    /// </summary>
+    public async Task<(SmtpReply Mail, SmtpReply? Rcpt)> MailAndRcptAsync(
+        string reversePath, string? mailParameters, string forwardPath, CancellationToken ct)
+    {
+        byte[] mail = ClientCommands.Mail(reversePath, mailParameters);
+        byte[] rcpt = ClientCommands.Rcpt(forwardPath, null);
+        if (!_extensions.Has("PIPELINING"))
+        {
+            SmtpReply alone = (await StartTransactionAsync(mail, 1, ct).ConfigureAwait(false))[0];
+            IsTransactionOpen = alone.IsPositive;
+            return alone.IsPositive
+                ? (alone, await ExchangeAsync(rcpt, null, SmtpFailureStage.Command, ct).ConfigureAwait(false))
+                : (alone, null);
+        }
+
+        byte[] both = new byte[mail.Length + rcpt.Length];
+        mail.CopyTo(both, 0);
+        rcpt.CopyTo(both, mail.Length);
+        SmtpReply[] replies = await StartTransactionAsync(both, 2, ct).ConfigureAwait(false);
+        IsTransactionOpen = replies[0].IsPositive;
+        // After a refused MAIL the RCPT's reply (503 need MAIL) says nothing about the recipient.
+        return replies[0].IsPositive ? (replies[0], replies[1]) : (replies[0], null);
+    }
+
+    /// <summary>
+    /// Sends DATA without waiting for its reply, so the upstream's 354 travels while the sender is still
+    /// sending the message; <see cref="DataAsync"/> then reads it before sending the content (RFC 5321
+    /// 4.1.1.4: no content before the 354). Until then the session is inside DATA and cannot be reused:
+    /// a connection returned in this state is closed.
+    /// </summary>
+    public async Task BeginDataAsync(CancellationToken ct)
+    {
+        EnsureUsable();
+        if (IsDataPending)
+        {
+            throw new InvalidOperationException("DATA was already sent and its reply is not read yet.");
+        }
+
+        Trace(ClientCommands.Data, null);
+        IsDataPending = true;
+        await WriteAsync(ClientCommands.Data, SmtpFailureStage.Command, ct).ConfigureAwait(false);
+    }
+
     public async Task<SmtpReply> DataAsync(IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(content);
-        SmtpReply reply = await ExchangeAsync(ClientCommands.Data, null, SmtpFailureStage.Command, ct).ConfigureAwait(false);
+        SmtpReply reply;
+        if (IsDataPending)
+        {
+            EnsureUsable();
+            reply = await ReadAsync(SmtpFailureStage.Command, _options.CommandTimeout, ct).ConfigureAwait(false);
+            IsDataPending = false;
+        }
+        else
+        {
+            reply = await ExchangeAsync(ClientCommands.Data, null, SmtpFailureStage.Command, ct).ConfigureAwait(false);
+        }
+
         if (reply.Code == 354)
         {
             return await SendContentAsync(content, ct).ConfigureAwait(false);

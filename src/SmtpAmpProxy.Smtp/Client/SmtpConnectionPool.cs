@@ -118,7 +118,14 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
         string reason = "broken";
         try
         {
-            if (!connection.IsBroken && connection.MessagesSent >= _pool.MaxMessagesPerConnection)
+            if (connection.IsDataPending)
+            {
+                // The upstream takes whatever comes next as message content: RSET or QUIT would become
+                // part of a message. Only closing the connection ends that transaction without a message.
+                await connection.DisposeAsync().ConfigureAwait(false);
+                reason = "abandoned inside DATA";
+            }
+            else if (!connection.IsBroken && connection.MessagesSent >= _pool.MaxMessagesPerConnection)
             {
                 ClientLog.PoolRetired(_logger, connection.Id, connection.MessagesSent);
                 reason = "retired";

@@ -388,6 +388,23 @@ internal sealed partial class SmtpSession
 
     private async ValueTask<Step> DataAsync()
     {
+        SmtpReply? refusal;
+        try
+        {
+            refusal = await _handler!.DataStartAsync(_abort.Token);
+        }
+        catch (Exception ex) when (!_abort.IsCancellationRequested)
+        {
+            ServerLog.HandlerFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, "DATA", ex);
+            refusal = SmtpReplies.InternalError.Reply;
+        }
+
+        if (refusal is { } refused)
+        {
+            Reply(refused, serverMade: false);
+            return Step.Stay;
+        }
+
         Reply(SmtpReplies.DataStart);
         using var message = new MessageBuffer(_options.MemoryBufferBytes, _options.TempDirectory);
         var reader = new SmtpDataReader(message, _options.MaxMessageBytes, _options.BareLineFeed, _options.MaxHeaderBytes);
@@ -436,15 +453,15 @@ internal sealed partial class SmtpSession
 
         _inData = false;
         _messages++;
-        var refusal = reader.Overflowed ? SmtpReplies.SizeExceeded
+        var contentRefusal = reader.Overflowed ? SmtpReplies.SizeExceeded
             : reader.HeaderOverflowed ? SmtpReplies.HeaderSizeExceeded
             : reader.SawBareCr ? SmtpReplies.BareCr
             : reader.SawRejectedBareLf ? SmtpReplies.BareLf
             : null;
-        if (refusal is not null)
+        if (contentRefusal is not null)
         {
-            ServerLog.MessageRefused(_context.Logger, _info.SessionId, _info.RemoteEndPoint, refusal.Reply.Text);
-            Reply(refusal);
+            ServerLog.MessageRefused(_context.Logger, _info.SessionId, _info.RemoteEndPoint, contentRefusal.Reply.Text);
+            Reply(contentRefusal);
             await AbandonTransactionAsync();
             return Step.Advance;
         }

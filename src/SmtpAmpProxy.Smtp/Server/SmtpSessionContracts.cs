@@ -30,6 +30,12 @@ public interface ISmtpSessionHandler : IAsyncDisposable
 
     ValueTask<SmtpReply> RcptAsync(string forwardPath, string rawParameters, CancellationToken ct);
 
+    /// <summary>
+    /// DATA was accepted and 354 is about to be sent: a relay may open its upstream DATA now, while the
+    /// message arrives. A reply refuses DATA instead (the transaction stays open); null goes ahead.
+    /// </summary>
+    ValueTask<SmtpReply?> DataStartAsync(CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
+
     /// <param name="message">Dot-unstuffed, CRLF line ends, ends with CRLF (or empty).</param>
     ValueTask<SmtpReply> DataAsync(MessageBuffer message, CancellationToken ct);
 

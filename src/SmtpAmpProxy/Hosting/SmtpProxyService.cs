@@ -87,6 +87,8 @@ internal sealed class SmtpProxyService(
         {
             ProxyLog.Listening(_logger, _server.BoundEndPoints[i].ToString(), listeners[i].Tls.ToString(), upstream);
         }
+
+        ProxyLog.SocketCompletionMode(_logger, SocketCompletions.IsInline ? "inline on the socket event threads" : "on the thread pool");
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

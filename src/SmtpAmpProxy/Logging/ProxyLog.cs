@@ -28,6 +28,10 @@ internal static partial class ProxyLog
     [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Stopped")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information,
+        Message = "Socket continuations run {Mode} (Proxy:Performance:InlineSocketCompletions)")]
+    public static partial void SocketCompletionMode(ILogger logger, string mode);
+
     [LoggerMessage(EventId = 3100, Level = LogLevel.Information,
         Message = "{Outcome} session={SessionId} client={Client} from=<{Sender}> rcpts={Recipients} msgid={MessageId} size={Size} verdict={Verdict} actions={Actions} code={Code} upstream=\"{UpstreamReply}\" queueid={QueueId} ms={DurationMs}")]
     public static partial void MessageOutcome(ILogger logger, string outcome, long sessionId, string client, string sender,

@@ -87,6 +87,33 @@ internal sealed class RelaySessionHandler(
         return reply;
     }
 
+    /// <summary>
+    /// The upstream's DATA goes out now and its 354 is read once the message is in, so that round trip
+    /// overlaps the sender's transmission. A message refused later (AMP rules, size) closes that upstream
+    /// connection, the only way to leave DATA without delivering something.
+    /// </summary>
+    public async ValueTask<SmtpReply?> DataStartAsync(CancellationToken ct)
+    {
+        if (_transaction is null)
+        {
+            return _lost ? UpstreamLost : NoTransaction;
+        }
+
+        try
+        {
+            await _transaction.BeginDataAsync(ct).ConfigureAwait(false);
+            return null;
+        }
+        catch (SmtpConnectionException e)
+        {
+            ProxyLog.UpstreamFailed(logger, session.SessionId, Client, e.Stage.ToString(), e.IsTimeout, e.Message);
+            metrics.UpstreamFailed(ProxyMetrics.Lost, e.Message);
+            await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+            _lost = true;
+            return UpstreamLost;
+        }
+    }
+
     public async ValueTask<SmtpReply> DataAsync(MessageBuffer message, CancellationToken ct)
     {
         if (_transaction is null)
@@ -96,6 +123,13 @@ internal sealed class RelaySessionHandler(
 
         metrics.MessageReceived();
         var content = message.GetMemory();
+        var spilled = !MemoryMarshal.TryGetArray(content, out _);
+        if (spilled)
+        {
+            // Reading a spilled message back can wait on the disk.
+            await LeaveSocketThreadAsync().ConfigureAwait(false);
+        }
+
         var recipients = _recipients.Count;
         var result = AmpNormalizer.Normalize(content, settings.MimeLimits, settings.Amp);
         // The Message-ID only feeds log lines: at Warning level a relayed message logs nothing, so it is not looked for.
@@ -115,6 +149,7 @@ internal sealed class RelaySessionHandler(
             metrics.MessageRejected(result.RejectCode ?? "reject");
             if (settings.Quarantine is { } quarantine)
             {
+                await LeaveSocketThreadAsync().ConfigureAwait(false);
                 var record = new QuarantineRecord(session.SessionId, Client, _sender, [.. _recipients], messageId, result.RejectCode, result.RejectText, rejection);
                 await quarantine.KeepAsync(content, record, time.GetUtcNow(), logger).ConfigureAwait(false);
             }
@@ -124,6 +159,11 @@ internal sealed class RelaySessionHandler(
         }
 
         var output = AmpNormalizer.GetOutputSegments(content, result);
+        if (result.Verdict == AmpVerdict.Rewrite && settings.Dkim.OnRepair == Configuration.DkimRepairAction.Resign)
+        {
+            // An RSA signature costs about a millisecond of CPU.
+            await LeaveSocketThreadAsync().ConfigureAwait(false);
+        }
 
         // A repair changes the body, so a sender's DKIM signature no longer verifies (and Gmail then
         // shows the HTML instead of the AMP part): keep, remove or re-sign, as configured.
@@ -144,7 +184,7 @@ internal sealed class RelaySessionHandler(
 
         // A spilled message is a mapped file: what the scan touched leaves the resident set now, and the rest
         // window by window as it is sent, so many large messages at once cost page cache rather than RSS.
-        if (!MemoryMarshal.TryGetArray(content, out _))
+        if (spilled)
         {
             message.ReleaseResident(content);
             segments = new ReleasingSegments(segments, message);
@@ -173,6 +213,19 @@ internal sealed class RelaySessionHandler(
     public async ValueTask DisposeAsync() => await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
 
     private string Client => session.RemoteEndPoint.Address.ToString();
+
+    /// <summary>
+    /// With inline socket completions (Proxy:Performance) this code runs on a socket event thread, which also
+    /// serves every other session whose sockets it watches: work that can take milliseconds moves to the
+    /// thread pool first. On a pool thread already, this does nothing.
+    /// </summary>
+    private static async ValueTask LeaveSocketThreadAsync()
+    {
+        if (!Thread.CurrentThread.IsThreadPoolThread)
+        {
+            await Task.Yield();
+        }
+    }
 
     /// <summary>
     /// Runs one upstream command. A lost connection ends the transaction (the pool discards the

@@ -36,6 +36,8 @@ internal sealed class DirectoryUpstream : IUpstream
         public Task<SmtpReply> RcptAsync(string forwardPath, CancellationToken ct) =>
             Task.FromResult(new SmtpReply(250, "2.1.5", "Ok"));
 
+        public Task BeginDataAsync(CancellationToken ct) => Task.CompletedTask;
+
         public async Task<SmtpReply> DataAsync(IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct)
         {
             var id = $"{DateTime.UtcNow:yyyyMMddHHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";

@@ -452,6 +452,126 @@ public sealed class SmtpClientConnectionTests
     }
 
     [Fact]
+    public async Task MailAndRcpt_Pipelining_BothSentBeforeAnyReply()
+    {
+        await using var server = new ClientScriptedServer(async s =>
+        {
+            await s.GreetAsync("PIPELINING");
+
+            // Both commands are here although neither has been answered: one write, one round trip.
+            await s.ExpectAsync("MAIL FROM:<s@x> BODY=8BITMIME");
+            await s.ExpectAsync("RCPT TO:<a@x>");
+            await s.SendAsync("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+            await s.AcceptAllAsync();
+        });
+        await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
+
+        var (mail, rcpt) = await connection.MailAndRcptAsync("s@x", "BODY=8BITMIME", "a@x", Ct);
+
+        Assert.Equal(250, mail.Code);
+        Assert.Equal("2.1.5", rcpt?.EnhancedCode);
+        Assert.True(connection.IsTransactionOpen);
+    }
+
+    [Fact]
+    public async Task MailAndRcpt_PipeliningMailRefused_NoRcptReplyAndNoTransaction()
+    {
+        await using var server = new ClientScriptedServer(async s =>
+        {
+            await s.GreetAsync("PIPELINING");
+            await s.ExpectAsync("MAIL");
+            await s.ExpectAsync("RCPT");
+            await s.SendAsync("550 5.7.1 Sender blocked\r\n503 5.5.1 Error: need MAIL command\r\n");
+            await s.AcceptAllAsync();
+        });
+        await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
+
+        var (mail, rcpt) = await connection.MailAndRcptAsync("s@x", null, "a@x", Ct);
+
+        Assert.Equal("Sender blocked", mail.Text);
+        Assert.Null(rcpt);
+        Assert.False(connection.IsTransactionOpen);
+        Assert.False(connection.IsBroken);
+    }
+
+    [Fact]
+    public async Task MailAndRcpt_NoPipeliningMailRefused_RcptNeverSent()
+    {
+        await using var server = new ClientScriptedServer(async s =>
+        {
+            await s.GreetAsync();
+            await s.ExpectAsync("MAIL");
+            await s.SendAsync("550 5.7.1 Sender blocked\r\n");
+
+            // Without PIPELINING the RCPT waits for MAIL's reply, and a refused MAIL ends it there.
+            await s.ExpectAsync("QUIT");
+            await s.SendAsync("221 Bye\r\n");
+        });
+        await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
+
+        var (mail, rcpt) = await connection.MailAndRcptAsync("s@x", null, "a@x", Ct);
+        await connection.QuitAsync(Ct);
+        await server.WaitForSessionsAsync();
+
+        Assert.Equal(550, mail.Code);
+        Assert.Null(rcpt);
+        Assert.Empty(server.Errors);
+    }
+
+    [Fact]
+    public async Task BeginData_ThenData_ReadsThe354ThenSendsContent()
+    {
+        var messages = new List<byte[]>();
+        await using var server = new ClientScriptedServer(async s =>
+        {
+            await s.GreetAndAcceptEnvelopeAsync();
+            await s.ExpectAsync("DATA");
+            await s.SendAsync("354 go\r\n");
+            messages.Add(await s.ReadDataAsync());
+            await s.SendAsync("250 2.0.0 Ok: queued as EARLY\r\n");
+            await s.AcceptAllAsync();
+        });
+        await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
+        await connection.MailAndRcptAsync("s@x", null, "a@x", Ct);
+
+        await connection.BeginDataAsync(Ct);
+        Assert.True(connection.IsDataPending);
+        SmtpReply reply = await connection.DataAsync(Content("early\r\n"), Ct);
+
+        Assert.Equal("Ok: queued as EARLY", reply.Text);
+        Assert.False(connection.IsDataPending);
+        Assert.False(connection.IsTransactionOpen);
+        Assert.Equal("early\r\n.\r\n", Encoding.ASCII.GetString(Assert.Single(messages)));
+    }
+
+    [Fact]
+    public async Task BeginData_Refused_NoContentSentAndSessionStaysUsable()
+    {
+        await using var server = new ClientScriptedServer(async s =>
+        {
+            await s.GreetAndAcceptEnvelopeAsync();
+            await s.ExpectAsync("DATA");
+            await s.SendAsync("451 4.3.0 Not now\r\n");
+
+            // Content sent without a 354 would arrive here instead of the RSET.
+            await s.ExpectAsync("RSET");
+            await s.SendAsync("250 2.0.0 Ok\r\n");
+            await s.AcceptAllAsync();
+        });
+        await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
+        await connection.MailAndRcptAsync("s@x", null, "a@x", Ct);
+
+        await connection.BeginDataAsync(Ct);
+        SmtpReply reply = await connection.DataAsync(Content("never sent\r\n"), Ct);
+        SmtpReply reset = await connection.RsetAsync(Ct);
+
+        Assert.Equal(451, reply.Code);
+        Assert.Equal(250, reset.Code);
+        Assert.False(connection.IsBroken);
+        Assert.Empty(server.Errors);
+    }
+
+    [Fact]
     public async Task SendEnvelope_Pipelining_OneReplyPerRecipient()
     {
         await using var server = new ClientScriptedServer(async s =>

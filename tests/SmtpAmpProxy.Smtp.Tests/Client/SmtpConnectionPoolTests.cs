@@ -141,6 +141,25 @@ public sealed class SmtpConnectionPoolTests
     }
 
     [Fact]
+    public async Task Return_InsideData_ClosedWithoutRsetOrQuitAndNothingDelivered()
+    {
+        await using var upstream = new AcceptingUpstream();
+        await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions());
+        SmtpClientConnection connection = await pool.RentAsync(Ct);
+        await connection.MailAndRcptAsync("a@example.com", null, "b@example.com", Ct);
+        await connection.BeginDataAsync(Ct);
+
+        await pool.ReturnAsync(connection);
+        await upstream.Server.WaitForSessionsAsync();
+
+        // RSET or QUIT would have become message content; only the close leaves DATA without a message.
+        Assert.True(connection.IsBroken);
+        Assert.Equal(0, pool.TotalCount);
+        Assert.Empty(upstream.Messages);
+        Assert.EndsWith("RCPT TO:<b@example.com>\r\nDATA\r\n", upstream.AllTranscripts);
+    }
+
+    [Fact]
     public async Task Return_AfterMaxMessagesPerConnection_RetiredWithQuit()
     {
         await using var upstream = new AcceptingUpstream();

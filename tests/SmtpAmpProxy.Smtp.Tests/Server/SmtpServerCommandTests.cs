@@ -278,4 +278,25 @@ public sealed class SmtpServerCommandTests
         Assert.StartsWith("250-test.local", await client.CommandAsync("eHlO client.test"));
         Assert.Equal("250 2.1.0 Ok", await client.CommandAsync("mail from:<a@b.test>"));
     }
+
+    [Fact]
+    public async Task Data_HandlerRefusesAtStart_NoIntermediateReplyAndTransactionStaysOpen()
+    {
+        await using var host = await ServerTestHost.StartAsync();
+        var refuse = true;
+        host.Handlers.OnDataStart = () => refuse ? new SmtpReply(451, "4.4.2", "Upstream relay connection lost, try again later") : null;
+        await using var client = await host.ConnectEhloAsync();
+        Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<a@example.test>"));
+        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<b@example.test>"));
+
+        Assert.Equal("451 4.4.2 Upstream relay connection lost, try again later", await client.CommandAsync("DATA"));
+
+        // No 354 was sent, so the next line is a command again, and DATA may be tried once more.
+        refuse = false;
+        Assert.StartsWith("250", await client.CommandAsync("NOOP"));
+        Assert.StartsWith("354", await client.CommandAsync("DATA"));
+        Assert.StartsWith("250", await client.CommandAsync("Subject: x\r\n\r\nbody\r\n."));
+        Assert.Equal(["DATA-START", "DATA-START"], host.Handlers.Calls.Where(c => c == "DATA-START"));
+        Assert.Single(host.Handlers.Messages);
+    }
 }

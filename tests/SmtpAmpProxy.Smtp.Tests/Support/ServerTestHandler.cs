@@ -20,6 +20,9 @@ internal sealed class ServerTestHandlerFactory : ISmtpSessionHandlerFactory
 
     public Func<string, SmtpReply>? OnRcpt { get; set; }
 
+    /// <summary>The answer to DATA before 354 (null goes ahead).</summary>
+    public Func<SmtpReply?>? OnDataStart { get; set; }
+
     /// <summary>Runs inside DataAsync (after the message was recorded); may wait to hold a transaction open.</summary>
     public Func<CancellationToken, Task>? OnData { get; set; }
 
@@ -59,6 +62,12 @@ internal sealed class ServerTestHandlerFactory : ISmtpSessionHandlerFactory
             }
 
             return ValueTask.FromResult(reply);
+        }
+
+        public ValueTask<SmtpReply?> DataStartAsync(CancellationToken ct)
+        {
+            owner.Calls.Enqueue("DATA-START");
+            return ValueTask.FromResult(owner.OnDataStart?.Invoke());
         }
 
         public async ValueTask<SmtpReply> DataAsync(MessageBuffer message, CancellationToken ct)

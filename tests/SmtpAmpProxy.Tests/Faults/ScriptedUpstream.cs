@@ -40,13 +40,15 @@ public enum UpstreamFault
 /// (SendGrid throttling, a restart, a stalled network), one at a time, on 127.0.0.1. Recipients
 /// beginning with "nobody" always get 550. It counts what it accepted, so a test can prove the
 /// sender never heard 250 for a message that did not arrive. Recipients beginning with "drop" make it
-/// close the connection.
+/// close the connection. Senders beginning with "refused" get 550 to MAIL, "later" 451.
 /// </summary>
 internal sealed class ScriptedUpstream : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentQueue<(IReadOnlyList<string> Recipients, string Data)> _accepted = new();
     private readonly ConcurrentDictionary<int, Task> _connections = new();
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ConcurrentQueue<string> _contentLines = new();
     private TcpListener? _listener;
     private Task? _acceptLoop;
     private int _nextConnection;
@@ -60,6 +62,18 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
     public int Port { get; }
 
     public volatile UpstreamFault Fault;
+
+    /// <summary>Announce PIPELINING in the EHLO reply (read at each EHLO).</summary>
+    public volatile bool OfferPipelining;
+
+    /// <summary>Connections accepted since the start.</summary>
+    public int ConnectionsAccepted => Volatile.Read(ref _nextConnection);
+
+    /// <summary>Every line received, on every connection, in order of arrival.</summary>
+    public IReadOnlyList<string> Lines => [.. _lines];
+
+    /// <summary>Every line of message content received, finished or not.</summary>
+    public IReadOnlyList<string> ContentLines => [.. _contentLines];
 
     public IReadOnlyList<(IReadOnlyList<string> Recipients, string Data)> Accepted => [.. _accepted];
 
@@ -168,11 +182,14 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
         var recipients = new List<string>();
         while (await connection.ReadLineAsync() is { } line)
         {
+            _lines.Enqueue(line);
             var verb = (line.Length >= 4 ? line[..4] : line).ToUpperInvariant();
             switch (verb)
             {
                 case "EHLO":
-                    await connection.WriteAsync("250-upstream.test\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES");
+                    await connection.WriteAsync(OfferPipelining
+                        ? "250-upstream.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES"
+                        : "250-upstream.test\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES");
                     break;
                 case "HELO":
                     await connection.WriteAsync("250 upstream.test");
@@ -185,7 +202,20 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                     }
 
                     recipients.Clear();
-                    await connection.WriteAsync("250 2.1.0 Ok");
+                    var sender = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim().TrimStart('<');
+                    if (sender.StartsWith("refused", StringComparison.Ordinal))
+                    {
+                        await connection.WriteAsync("550 5.7.1 Sender address rejected: not a verified sender");
+                    }
+                    else if (sender.StartsWith("later", StringComparison.Ordinal))
+                    {
+                        await connection.WriteAsync("451 4.7.1 Sender address rejected: try again later");
+                    }
+                    else
+                    {
+                        await connection.WriteAsync("250 2.1.0 Ok");
+                    }
+
                     break;
                 case "RCPT":
                     var address = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim().Trim('<', '>');
@@ -221,14 +251,28 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
 
                     await connection.WriteAsync("354 End data with <CR><LF>.<CR><LF>");
                     var data = new StringBuilder();
-                    while (await connection.ReadLineAsync() is { } content && content != ".")
+                    var ended = false;
+                    while (await connection.ReadLineAsync() is { } content)
                     {
+                        if (content == ".")
+                        {
+                            ended = true;
+                            break;
+                        }
+
                         if (Fault == UpstreamFault.DisconnectMidData)
                         {
                             return;
                         }
 
+                        _contentLines.Enqueue(content);
                         data.Append(content).Append("\r\n");
+                    }
+
+                    if (!ended)
+                    {
+                        // The client closed inside DATA: an SMTP server discards the unfinished message.
+                        return;
                     }
 
                     switch (Fault)

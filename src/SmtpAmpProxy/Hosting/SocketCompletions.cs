@@ -1,0 +1,35 @@
+namespace SmtpAmpProxy.Hosting;
+
+/// <summary>
+/// Chooses where socket continuations run before the first socket exists. The runtime reads
+/// <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c> once, when its socket engine starts, and with "1"
+/// runs continuations on its event threads (one per core) instead of queueing each to the thread pool.
+/// For this proxy every step of a session is a few microseconds of work between two waits on the network,
+/// so the queueing was the larger cost: on the 2-core relay benchmark, 165 → 104 µs of proxy CPU per
+/// message at 50 sessions. The price: work that can take milliseconds must leave the event thread, which
+/// the relay does for spilled messages, signing and quarantine writes.
+/// </summary>
+internal static class SocketCompletions
+{
+    public const string Variable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>An operator who set the runtime's own variable gets what they set; otherwise the option decides.</summary>
+    public static bool Decide(bool configured, string? environmentValue) =>
+        environmentValue is null ? configured : environmentValue.Trim() == "1";
+
+    /// <summary>Call before anything opens a socket; returns whether continuations run inline.</summary>
+    public static bool Apply(bool configured)
+    {
+        var current = Environment.GetEnvironmentVariable(Variable);
+        var inline = Decide(configured, current);
+        if (current is null)
+        {
+            Environment.SetEnvironmentVariable(Variable, inline ? "1" : "0");
+        }
+
+        return inline;
+    }
+
+    /// <summary>What the runtime's socket engine will use (or uses), for the start log.</summary>
+    public static bool IsInline => Environment.GetEnvironmentVariable(Variable)?.Trim() == "1";
+}
