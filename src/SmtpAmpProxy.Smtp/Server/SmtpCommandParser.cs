@@ -34,7 +34,11 @@ internal static class SmtpCommandParser
     /// <paramref name="maxLineBytes"/> (CRLF included) comes back as <see cref="SmtpVerb.LineTooLong"/> with
     /// everything buffered consumed, so the caller never holds more than the limit.
     /// </summary>
-    public static bool TryParse(ref SequenceReader<byte> reader, int maxLineBytes, out SmtpCommand command)
+    public static bool TryParse(ref SequenceReader<byte> reader, int maxLineBytes, out SmtpCommand command) =>
+        TryParse(ref reader, maxLineBytes, null, out command);
+
+    /// <param name="strings">The session's cache of repeated MAIL/RCPT strings, or null to allocate every time.</param>
+    public static bool TryParse(ref SequenceReader<byte> reader, int maxLineBytes, SmtpStringCache? strings, out SmtpCommand command)
     {
         if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n', advancePastDelimiter: true))
         {
@@ -57,7 +61,7 @@ internal static class SmtpCommandParser
 
         if (line.IsSingleSegment)
         {
-            command = Parse(line.FirstSpan);
+            command = Parse(line.FirstSpan, strings);
             return true;
         }
 
@@ -65,7 +69,7 @@ internal static class SmtpCommandParser
         byte[]? rented = null;
         var copy = length <= StackLineBytes ? stackalloc byte[StackLineBytes] : (rented = ArrayPool<byte>.Shared.Rent(length));
         line.CopyTo(copy);
-        command = Parse(copy[..length]);
+        command = Parse(copy[..length], strings);
         if (rented is not null)
         {
             ArrayPool<byte>.Shared.Return(rented);
@@ -75,7 +79,10 @@ internal static class SmtpCommandParser
     }
 
     /// <summary>Parses one line without its LF (a CR before the LF is dropped here).</summary>
-    public static SmtpCommand Parse(ReadOnlySpan<byte> line)
+    public static SmtpCommand Parse(ReadOnlySpan<byte> line) => Parse(line, null);
+
+    /// <summary>Parses one line without its LF, taking repeated MAIL/RCPT strings from <paramref name="strings"/>.</summary>
+    public static SmtpCommand Parse(ReadOnlySpan<byte> line, SmtpStringCache? strings)
     {
         if (line.Length > 0 && line[^1] == (byte)'\r')
         {
@@ -94,8 +101,8 @@ internal static class SmtpCommandParser
         {
             SmtpVerb.Ehlo => ParseHelo(SmtpVerb.Ehlo, args, EhloSyntax),
             SmtpVerb.Helo => ParseHelo(SmtpVerb.Helo, args, HeloSyntax),
-            SmtpVerb.Mail => ParseMail(args),
-            SmtpVerb.Rcpt => ParseRcpt(args),
+            SmtpVerb.Mail => ParseMail(args, strings),
+            SmtpVerb.Rcpt => ParseRcpt(args, strings),
             SmtpVerb.Data or SmtpVerb.Rset or SmtpVerb.Quit or SmtpVerb.StartTls => ParseBare(verb, args),
             SmtpVerb.Noop or SmtpVerb.Help => new SmtpCommand { Verb = verb },
             SmtpVerb.Vrfy => args.IsEmpty ? SmtpCommand.Fail(verb, VrfySyntax) : new SmtpCommand { Verb = verb },
@@ -180,11 +187,11 @@ internal static class SmtpCommandParser
         return new SmtpCommand { Verb = verb, Argument = Encoding.UTF8.GetString(args) };
     }
 
-    private delegate bool PathParser(ReadOnlySpan<byte> inner, out string address, out bool utf8);
+    private delegate bool PathParser(ReadOnlySpan<byte> inner, SmtpStringCache? strings, out string address, out bool utf8);
 
-    private static SmtpCommand ParseMail(ReadOnlySpan<byte> args)
+    private static SmtpCommand ParseMail(ReadOnlySpan<byte> args, SmtpStringCache? strings)
     {
-        if (SplitPath(ref args, "FROM:"u8, TryParseReversePath, MailSyntax, BadSender, out var address, out var utf8) is { } failure)
+        if (SplitPath(ref args, "FROM:"u8, TryParseReversePath, MailSyntax, BadSender, strings, out var address, out var utf8) is { } failure)
         {
             return SmtpCommand.Fail(SmtpVerb.Mail, failure);
         }
@@ -195,20 +202,30 @@ internal static class SmtpCommandParser
             return SmtpCommand.Fail(SmtpVerb.Mail, error.Value);
         }
 
-        var raw = args.IsEmpty ? string.Empty : Encoding.UTF8.GetString(args);
+        var raw = args.IsEmpty ? string.Empty : strings?.Get(args) ?? Encoding.UTF8.GetString(args);
+
+        // The same parameter text always parses to the same values, so a repeated one reuses its record.
+        var parameters = strings?.LastMailParameters is { } last && ReferenceEquals(last.Raw, raw)
+            ? last
+            : new MailParameters(size, body, smtpUtf8, raw);
+        if (strings is not null)
+        {
+            strings.LastMailParameters = parameters;
+        }
+
         return new SmtpCommand
         {
             Verb = SmtpVerb.Mail,
             Argument = address,
             PathIsUtf8 = utf8,
             Parameters = raw,
-            Mail = new MailParameters(size, body, smtpUtf8, raw),
+            Mail = parameters,
         };
     }
 
-    private static SmtpCommand ParseRcpt(ReadOnlySpan<byte> args)
+    private static SmtpCommand ParseRcpt(ReadOnlySpan<byte> args, SmtpStringCache? strings)
     {
-        if (SplitPath(ref args, "TO:"u8, TryParseForwardPath, RcptSyntax, BadRecipient, out var address, out var utf8) is { } failure)
+        if (SplitPath(ref args, "TO:"u8, TryParseForwardPath, RcptSyntax, BadRecipient, strings, out var address, out var utf8) is { } failure)
         {
             return SmtpCommand.Fail(SmtpVerb.Rcpt, failure);
         }
@@ -216,8 +233,8 @@ internal static class SmtpCommandParser
         if (!args.IsEmpty)
         {
             // No RCPT extension (DSN and the like) is advertised, so any parameter is one we do not know.
-            var error = CheckParameterSyntax(args, out var firstKeyword);
-            return SmtpCommand.Fail(SmtpVerb.Rcpt, error ?? Unsupported(firstKeyword));
+            var error = CheckParameterSyntax(args, out var firstKeywordLength);
+            return SmtpCommand.Fail(SmtpVerb.Rcpt, error ?? Unsupported(TrimSpaces(args)[..firstKeywordLength]));
         }
 
         return new SmtpCommand { Verb = SmtpVerb.Rcpt, Argument = address, PathIsUtf8 = utf8, Parameters = string.Empty };
@@ -230,7 +247,7 @@ internal static class SmtpCommandParser
     /// </summary>
     private static SmtpReply? SplitPath(
         ref ReadOnlySpan<byte> args, ReadOnlySpan<byte> prefix, PathParser parsePath, SmtpReply syntax, SmtpReply badAddress,
-        out string address, out bool utf8)
+        SmtpStringCache? strings, out string address, out bool utf8)
     {
         address = string.Empty;
         utf8 = false;
@@ -246,7 +263,7 @@ internal static class SmtpCommandParser
         }
 
         var rest = args[(pathEnd + 1)..];
-        if (!parsePath(args[1..pathEnd], out address, out utf8))
+        if (!parsePath(args[1..pathEnd], strings, out address, out utf8))
         {
             return badAddress;
         }
@@ -330,7 +347,7 @@ internal static class SmtpCommandParser
         return -1;
     }
 
-    private static bool TryParseReversePath(ReadOnlySpan<byte> inner, out string address, out bool utf8)
+    private static bool TryParseReversePath(ReadOnlySpan<byte> inner, SmtpStringCache? strings, out string address, out bool utf8)
     {
         if (inner.IsEmpty)
         {
@@ -339,14 +356,14 @@ internal static class SmtpCommandParser
             return true;
         }
 
-        return TryParseMailbox(inner, allowPostmaster: false, out address, out utf8);
+        return TryParseMailbox(inner, allowPostmaster: false, strings, out address, out utf8);
     }
 
-    private static bool TryParseForwardPath(ReadOnlySpan<byte> inner, out string address, out bool utf8) =>
-        TryParseMailbox(inner, allowPostmaster: true, out address, out utf8);
+    private static bool TryParseForwardPath(ReadOnlySpan<byte> inner, SmtpStringCache? strings, out string address, out bool utf8) =>
+        TryParseMailbox(inner, allowPostmaster: true, strings, out address, out utf8);
 
     /// <summary>RFC 5321 4.1.2 Path: [A-d-l ":"] Mailbox, with RFC 6531 UTF-8 allowed in atoms and domains.</summary>
-    private static bool TryParseMailbox(ReadOnlySpan<byte> inner, bool allowPostmaster, out string address, out bool utf8)
+    private static bool TryParseMailbox(ReadOnlySpan<byte> inner, bool allowPostmaster, SmtpStringCache? strings, out string address, out bool utf8)
     {
         address = string.Empty;
         utf8 = false;
@@ -408,7 +425,7 @@ internal static class SmtpCommandParser
             }
         }
 
-        address = Encoding.UTF8.GetString(inner);
+        address = strings?.Get(inner) ?? Encoding.UTF8.GetString(inner);
         return true;
     }
 
@@ -612,9 +629,10 @@ internal static class SmtpCommandParser
     }
 
     /// <summary>RFC 5321 4.1.2 esmtp-param: keyword ["=" value], value without '=', space or control bytes.</summary>
-    private static SmtpReply? CheckParameterSyntax(ReadOnlySpan<byte> rest, out string firstKeyword)
+    /// <param name="firstKeywordLength">The length of the first keyword, which starts <paramref name="rest"/> after its spaces (no string: MAIL checks this on every command).</param>
+    private static SmtpReply? CheckParameterSyntax(ReadOnlySpan<byte> rest, out int firstKeywordLength)
     {
-        firstKeyword = string.Empty;
+        firstKeywordLength = -1;
         if (!Utf8.IsValid(rest))
         {
             return ParameterSyntax;
@@ -660,9 +678,9 @@ internal static class SmtpCommandParser
                 }
             }
 
-            if (firstKeyword.Length == 0)
+            if (firstKeywordLength < 0)
             {
-                firstKeyword = Encoding.ASCII.GetString(keyword);
+                firstKeywordLength = keyword.Length;
             }
         }
 

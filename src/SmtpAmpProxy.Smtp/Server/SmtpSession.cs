@@ -38,6 +38,7 @@ internal sealed partial class SmtpSession
     private bool _outputPending;
     private bool _discardingLine;
     private bool _inData;
+    private readonly SmtpStringCache _strings = new();
     private long _bufferedAfterCommand;
 
     private bool _transactionOpen;
@@ -601,7 +602,7 @@ internal sealed partial class SmtpSession
             _discardingLine = false;
         }
 
-        var complete = SmtpCommandParser.TryParse(ref reader, _options.MaxCommandLineBytes, out command);
+        var complete = SmtpCommandParser.TryParse(ref reader, _options.MaxCommandLineBytes, _strings, out command);
         consumed = reader.Position;
         return complete;
     }
