@@ -3,9 +3,13 @@
 # (upstream pointed at the same sink), on loopback, in one run, so the ratio proxy/direct is
 # measured under the same machine conditions. Optionally Postfix as a relay (RELAY_POSTFIX=1).
 #
-#   bench/relay.sh                 # full run (about 2-3 minutes)
+#   bench/relay.sh                 # full run (about 3-4 minutes)
 #   ROUNDS=1 bench/relay.sh        # one round instead of three
 #   PROXY_LOG_LEVEL=Information bench/relay.sh   # with the per-message JSON log line
+#   THREADPOOL_PROXY=0 bench/relay.sh            # without the second proxy (thread-pool socket completions)
+#
+# Paths: direct (smtp-source into smtp-sink), proxy (the default configuration), proxy-tp (the same build
+# with Proxy:Performance:InlineSocketCompletions=false, the runtime's default), postfix (optional).
 #
 # Needs: dotnet SDK, Postfix's smtp-source and smtp-sink (apt-get install postfix), python3.
 # Every process started here is stopped by its PID on exit; everything binds 127.0.0.1 only.
@@ -14,7 +18,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROUNDS="${ROUNDS:-3}"
 MSGS_50="${MSGS_50:-10000}"            # messages per 50-session run
-MSGS_1="${MSGS_1:-1500}"               # messages per 1-session run
+MSGS_1="${MSGS_1:-3000}"               # messages per 1-session run
+THREADPOOL_PROXY="${THREADPOOL_PROXY:-1}"
 LARGE_SESSIONS="${LARGE_SESSIONS:-50}" # concurrent 10 MB messages
 LARGE_BYTES="${LARGE_BYTES:-10485760}"
 PROXY_LOG_LEVEL="${PROXY_LOG_LEVEL:-Warning}"
@@ -78,16 +83,33 @@ SINK_PORT=$(free_port)
 PIDS+=($!)
 wait_port "$SINK_PORT"
 
+# Starts a proxy relaying to the sink; extra arguments are appended. Sets STARTED_PID.
+start_proxy() {
+    local port=$1 log=$2
+    shift 2
+    dotnet "$PROXY_DLL" \
+        --Proxy:Upstream:Mode=Smtp --Proxy:Upstream:Host=127.0.0.1 --Proxy:Upstream:Port="$SINK_PORT" \
+        --Proxy:Upstream:Tls=None --Proxy:Upstream:Username= --Proxy:Upstream:MaxConnections=64 \
+        --Proxy:Listen:0:Endpoint="127.0.0.1:$port" --Proxy:Http:Endpoint= \
+        --Proxy:Limits:MaxConnectionsPerIp=200 \
+        --Logging:LogLevel:Default="$PROXY_LOG_LEVEL" "$@" >"$log" 2>&1 &
+    STARTED_PID=$!
+    PIDS+=("$STARTED_PID")
+    wait_port "$port"
+}
+
+# The runtime's socket variable must not leak in from the caller: each proxy runs the mode it is named for.
+unset DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS
 PROXY_PORT=$(free_port)
-dotnet "$PROXY_DLL" \
-    --Proxy:Upstream:Mode=Smtp --Proxy:Upstream:Host=127.0.0.1 --Proxy:Upstream:Port="$SINK_PORT" \
-    --Proxy:Upstream:Tls=None --Proxy:Upstream:Username= --Proxy:Upstream:MaxConnections=64 \
-    --Proxy:Listen:0:Endpoint="127.0.0.1:$PROXY_PORT" --Proxy:Http:Endpoint= \
-    --Proxy:Limits:MaxConnectionsPerIp=200 \
-    --Logging:LogLevel:Default="$PROXY_LOG_LEVEL" >"$WORK/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
-wait_port "$PROXY_PORT"
+start_proxy "$PROXY_PORT" "$WORK/proxy.log"
+PROXY_PID=$STARTED_PID
+
+TP_PORT=""
+if [[ "$THREADPOOL_PROXY" == 1 ]]; then
+    TP_PORT=$(free_port)
+    start_proxy "$TP_PORT" "$WORK/proxy-tp.log" --Proxy:Performance:InlineSocketCompletions=false
+    TP_PID=$STARTED_PID
+fi
 
 POSTFIX_PORT=""
 if [[ "$RELAY_POSTFIX" == 1 && -x /usr/sbin/postfix ]]; then
@@ -125,8 +147,9 @@ EOF
 fi
 
 # Resets the proxy's peak RSS (Linux clear_refs 5) so each scenario reports its own peak.
-reset_peak() { echo 5 >"/proc/$PROXY_PID/clear_refs" 2>/dev/null || true; }
-peak_mib() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$PROXY_PID/status"; }
+pid_of() { case $1 in proxy) echo "$PROXY_PID" ;; proxy-tp) echo "$TP_PID" ;; esac; }
+reset_peak() { echo 5 >"/proc/${1:-$PROXY_PID}/clear_refs" 2>/dev/null || true; }
+peak_mib() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/${1:-$PROXY_PID}/status"; }
 
 # Runs smtp-source; prints messages/s. Aborts the run if any message was not accepted.
 send() {
@@ -145,15 +168,20 @@ send() {
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-declare -A RESULT PEAK
+declare -A RESULT PEAK ADDED
 LOADS=("plain:-l 5120" "amp:-F $WORK/amp.eml")
 PATHS=(direct proxy)
+[[ -n "$TP_PORT" ]] && PATHS+=(proxy-tp)
 [[ -n "$POSTFIX_PORT" ]] && PATHS+=(postfix)
-port_of() { case $1 in direct) echo "$SINK_PORT" ;; proxy) echo "$PROXY_PORT" ;; postfix) echo "$POSTFIX_PORT" ;; esac; }
+port_of() {
+    case $1 in direct) echo "$SINK_PORT" ;; proxy) echo "$PROXY_PORT" ;; proxy-tp) echo "$TP_PORT" ;; postfix) echo "$POSTFIX_PORT" ;; esac
+}
 
-# Warm-up: JIT, upstream pool, page cache.
-send "$PROXY_PORT" 50 2000 -l 5120 >/dev/null
-send "$PROXY_PORT" 10 500 -F "$WORK/amp.eml" >/dev/null
+# Warm-up: JIT (tiered compilation settles after a few thousand calls), upstream pool, page cache.
+for port in "$PROXY_PORT" $TP_PORT; do
+    send "$port" 50 4000 -l 5120 >/dev/null
+    send "$port" 10 1000 -F "$WORK/amp.eml" >/dev/null
+done
 
 for round in $(seq 1 "$ROUNDS"); do
     for load in "${LOADS[@]}"; do
@@ -165,12 +193,16 @@ for round in $(seq 1 "$ROUNDS"); do
             for path in "${PATHS[@]}"; do
                 n=$count
                 [[ $path == postfix ]] && n=$((count / 5))
-                [[ $path == proxy ]] && reset_peak
+                [[ $path == proxy* ]] && reset_peak "$(pid_of "$path")"
                 rate=$(send "$(port_of "$path")" "$sessions" "$n" "${args[@]}")
                 key="$name/$sessions/$path"
                 RESULT[$key]="${RESULT[$key]:-} $rate"
-                if [[ $path == proxy ]]; then
-                    p=$(peak_mib)
+                [[ $path == direct ]] && direct_rate=$rate
+                # Added time per message is taken against the direct run of the same round: the machine's
+                # wake-up latency, which dominates one session, drifts between rounds.
+                ADDED[$key]="${ADDED[$key]:-} $(awk -v a="$rate" -v b="$direct_rate" 'BEGIN { printf "%.4f", 1000 / a - 1000 / b }')"
+                if [[ $path == proxy* ]]; then
+                    p=$(peak_mib "$(pid_of "$path")")
                     ((p > ${PEAK[$key]:-0})) && PEAK[$key]=$p
                 fi
                 printf 'round %d  %-6s %2d sessions  %-7s %7d msg/s\n' "$round" "$name" "$sessions" "$path" "$rate" >&2
@@ -198,10 +230,11 @@ for load in "${LOADS[@]}"; do
             # shellcheck disable=SC2086
             rate=$(median ${RESULT[$name/$sessions/$path]})
             ratio=$(awk -v a="$rate" -v b="$direct" 'BEGIN { printf "%.2f", a / b }')
-            added=$(awk -v a="$rate" -v b="$direct" -v s="$sessions" 'BEGIN { printf "%.3f", s == 1 ? 1000 / a - 1000 / b : 0 }')
+            # shellcheck disable=SC2086
+            added=$(printf '%.3f' "$(median ${ADDED[$name/$sessions/$path]})")
             [[ $path == direct || $sessions != 1 ]] && added="-"
             rss="-"
-            [[ $path == proxy ]] && rss="${PEAK[$name/$sessions/proxy]} MiB"
+            [[ $path == proxy* ]] && rss="${PEAK[$name/$sessions/$path]} MiB"
             printf '%-6s %8d %-8s %10d %8s %12s %14s\n' "$name" "$sessions" "$path" "$rate" "$ratio" "$added" "$rss"
         done
     done

@@ -106,11 +106,7 @@ internal sealed class RelaySessionHandler(
         }
         catch (SmtpConnectionException e)
         {
-            ProxyLog.UpstreamFailed(logger, session.SessionId, Client, e.Stage.ToString(), e.IsTimeout, e.Message);
-            metrics.UpstreamFailed(ProxyMetrics.Lost, e.Message);
-            await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
-            _lost = true;
-            return UpstreamLost;
+            return await LoseTransactionAsync(e.Stage.ToString(), e.IsTimeout, e.Message).ConfigureAwait(false);
         }
     }
 
@@ -241,23 +237,25 @@ internal sealed class RelaySessionHandler(
             {
                 // 421 means "this connection is closing" (RFC 5321 §3.8). Passed on, it would tell the
                 // sender that the proxy is closing, which it is not: the transaction is lost, retry later.
-                ProxyLog.UpstreamFailed(logger, session.SessionId, Client, "Command", false, reply.ToString());
-                metrics.UpstreamFailed(ProxyMetrics.Lost, reply.ToString());
-                await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
-                _lost = true;
-                return UpstreamLost;
+                return await LoseTransactionAsync("Command", false, reply.ToString()).ConfigureAwait(false);
             }
 
             return reply;
         }
         catch (SmtpConnectionException e)
         {
-            ProxyLog.UpstreamFailed(logger, session.SessionId, Client, e.Stage.ToString(), e.IsTimeout, e.Message);
-            metrics.UpstreamFailed(ProxyMetrics.Lost, e.Message);
-            await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
-            _lost = true;
-            return UpstreamLost;
+            return await LoseTransactionAsync(e.Stage.ToString(), e.IsTimeout, e.Message).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The upstream went away mid-transaction: log it, give the connection back (the pool discards it) and answer 451 4.4.2 from now on.</summary>
+    private async Task<SmtpReply> LoseTransactionAsync(string stage, bool isTimeout, string reason)
+    {
+        ProxyLog.UpstreamFailed(logger, session.SessionId, Client, stage, isTimeout, reason);
+        metrics.UpstreamFailed(ProxyMetrics.Lost, reason);
+        await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+        _lost = true;
+        return UpstreamLost;
     }
 
     private async Task AbandonAsync(CancellationToken ct)

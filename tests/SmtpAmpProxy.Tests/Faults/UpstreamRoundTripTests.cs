@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using SmtpAmpProxy.Smtp;
 using SmtpAmpProxy.Tests.Support;
@@ -14,15 +13,7 @@ namespace SmtpAmpProxy.Tests.Faults;
 public sealed class UpstreamRoundTripTests
 {
     private static Task<ProxyTestHost> StartProxyAsync(int upstreamPort) =>
-        ProxyTestHost.StartAsync(new Dictionary<string, string>
-        {
-            ["Proxy:Upstream:Mode"] = "Smtp",
-            ["Proxy:Upstream:Host"] = "127.0.0.1",
-            ["Proxy:Upstream:Port"] = upstreamPort.ToString(CultureInfo.InvariantCulture),
-            ["Proxy:Upstream:Tls"] = "None",
-            ["Proxy:Upstream:Username"] = "",
-            ["Proxy:Upstream:MaxConnections"] = "4",
-        });
+        ProxyTestHost.StartAsync(ProxyTestHost.SmtpUpstreamSettings(upstreamPort, ("Proxy:Upstream:MaxConnections", "4")));
 
     private static SmtpConnectionPool Pool(ProxyTestHost proxy) =>
         ((SmtpUpstream)proxy.Services.GetRequiredService<IUpstream>()).Pool;
@@ -92,15 +83,8 @@ public sealed class UpstreamRoundTripTests
     {
         await using var upstream = ScriptedUpstream.Start();
         upstream.OfferPipelining = true;
-        await using var proxy = await ProxyTestHost.StartAsync(new Dictionary<string, string>
-        {
-            ["Proxy:Upstream:Mode"] = "Smtp",
-            ["Proxy:Upstream:Host"] = "127.0.0.1",
-            ["Proxy:Upstream:Port"] = upstream.Port.ToString(CultureInfo.InvariantCulture),
-            ["Proxy:Upstream:Tls"] = "None",
-            ["Proxy:Upstream:Username"] = "",
-            ["Proxy:Limits:MaxMessageBytes"] = "1000",
-        });
+        await using var proxy = await ProxyTestHost.StartAsync(
+            ProxyTestHost.SmtpUpstreamSettings(upstream.Port, ("Proxy:Limits:MaxMessageBytes", "1000")));
 
         var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
         await using (client)

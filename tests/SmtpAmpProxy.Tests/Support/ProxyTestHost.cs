@@ -38,6 +38,25 @@ internal sealed class ProxyTestHost : IAsyncDisposable
 
     public string WorkDirectory => _directory.Path;
 
+    /// <summary>Settings that relay over plain SMTP to an upstream on 127.0.0.1 (no TLS, no AUTH), plus <paramref name="extra"/>.</summary>
+    public static Dictionary<string, string> SmtpUpstreamSettings(int port, params (string Key, string Value)[] extra)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["Proxy:Upstream:Mode"] = "Smtp",
+            ["Proxy:Upstream:Host"] = "127.0.0.1",
+            ["Proxy:Upstream:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Proxy:Upstream:Tls"] = "None",
+            ["Proxy:Upstream:Username"] = "",
+        };
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
     /// <summary>Starts with the file-drop upstream unless <paramref name="settings"/> says otherwise.</summary>
     public static async Task<ProxyTestHost> StartAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
