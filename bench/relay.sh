@@ -117,6 +117,9 @@ if [[ "$RELAY_POSTFIX" == 1 && -x /usr/sbin/postfix ]]; then
     POSTFIX_CONF="$WORK/postfix-etc"
     POSTFIX_PORT=$(free_port)
     mkdir -p "$POSTFIX_CONF" "$WORK/postfix-spool" "$WORK/postfix-data"
+    # Postfix's daemons run as the postfix user: they must reach the work folder and own the data folder.
+    chmod 755 "$WORK"
+    chown postfix "$WORK/postfix-data" 2>/dev/null || true
     cp /etc/postfix/master.cf "$POSTFIX_CONF/"
     sed -i -E "s/^(smtp|submission|smtps)([[:space:]]+inet[[:space:]])/#\1\2/" "$POSTFIX_CONF/master.cf"
     echo "127.0.0.1:$POSTFIX_PORT inet n - n - - smtpd" >>"$POSTFIX_CONF/master.cf"
@@ -133,6 +136,7 @@ smtp_tls_security_level = none
 smtpd_tls_security_level = none
 default_process_limit = 100
 maillog_file = $WORK/postfix.log
+maillog_file_prefixes = $WORK
 syslog_name = postfix-bench
 alias_maps =
 alias_database =
@@ -168,7 +172,7 @@ send() {
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-declare -A RESULT PEAK ADDED
+declare -A RESULT PEAK ADDED RATIO
 LOADS=("plain:-l 5120" "amp:-F $WORK/amp.eml")
 PATHS=(direct proxy)
 [[ -n "$TP_PORT" ]] && PATHS+=(proxy-tp)
@@ -198,6 +202,7 @@ for round in $(seq 1 "$ROUNDS"); do
                 key="$name/$sessions/$path"
                 RESULT[$key]="${RESULT[$key]:-} $rate"
                 [[ $path == direct ]] && direct_rate=$rate
+                RATIO[$key]="${RATIO[$key]:-} $(awk -v a="$rate" -v b="$direct_rate" 'BEGIN { printf "%.4f", a / b }')"
                 # Added time per message is taken against the direct run of the same round: the machine's
                 # wake-up latency, which dominates one session, drifts between rounds.
                 ADDED[$key]="${ADDED[$key]:-} $(awk -v a="$rate" -v b="$direct_rate" 'BEGIN { printf "%.4f", 1000 / a - 1000 / b }')"
@@ -219,17 +224,17 @@ large_s=$(awk -v ns="$(($(now_ns) - start))" 'BEGIN { printf "%.2f", ns / 1e9 }'
 large_peak=$(peak_mib)
 
 echo
-echo "Relay benchmark: $(nproc) cores, $ROUNDS round(s), median of rounds; proxy log level $PROXY_LOG_LEVEL"
+echo "Relay benchmark: $(nproc) cores, $ROUNDS round(s); msg/s is the median of rounds, ratio and added time the median of each round's against its direct run; proxy log level $PROXY_LOG_LEVEL"
 printf '%-6s %8s %-8s %10s %8s %12s %14s\n' load sessions path "msg/s" ratio "added ms/msg" "proxy peak RSS"
 for load in "${LOADS[@]}"; do
     name=${load%%:*}
     for sessions in 1 50; do
-        # shellcheck disable=SC2086
-        direct=$(median ${RESULT[$name/$sessions/direct]})
         for path in "${PATHS[@]}"; do
             # shellcheck disable=SC2086
             rate=$(median ${RESULT[$name/$sessions/$path]})
-            ratio=$(awk -v a="$rate" -v b="$direct" 'BEGIN { printf "%.2f", a / b }')
+            # Like the added time, the ratio is taken per round against that round's direct run.
+            # shellcheck disable=SC2086
+            ratio=$(printf '%.2f' "$(median ${RATIO[$name/$sessions/$path]})")
             # shellcheck disable=SC2086
             added=$(printf '%.3f' "$(median ${ADDED[$name/$sessions/$path]})")
             [[ $path == direct || $sessions != 1 ]] && added="-"
