@@ -34,7 +34,7 @@ public sealed class MessageBuffer : IDisposable
     public long Length => _length;
 
     /// <summary>True once the message has moved to a temp file.</summary>
-    internal bool IsSpilled => _file is not null;
+    public bool IsSpilled => _file is not null;
 
     public void Write(ReadOnlySpan<byte> bytes)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Smtp;
 
 namespace SmtpAmpProxy.Access;
@@ -22,18 +23,15 @@ internal sealed class ConfiguredAuthenticator : ISmtpAuthenticator
         _allowed = [.. access.EffectiveAllowedNetworks.Select(IpNetwork.Parse)];
     }
 
-    public ValueTask<string?> AuthenticateAsync(string user, string password, IPAddress client, CancellationToken ct)
+    public async ValueTask<string?> AuthenticateAsync(string user, string password, IPAddress client, CancellationToken ct)
     {
         if (_hashes.TryGetValue(user, out var hash))
         {
-            return ValueTask.FromResult(PasswordHash.Verify(password, hash) ? user : null);
+            // PBKDF2 costs tens of milliseconds by design: not on a socket event thread.
+            await SocketCompletions.LeaveEventThreadAsync().ConfigureAwait(false);
+            return PasswordHash.Verify(password, hash) ? user : null;
         }
 
-        if (_acceptAny && _allowed.Any(network => network.Contains(client)))
-        {
-            return ValueTask.FromResult<string?>(user);
-        }
-
-        return ValueTask.FromResult<string?>(null);
+        return _acceptAny && _allowed.Any(network => network.Contains(client)) ? user : null;
     }
 }

@@ -1,7 +1,7 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Dkim;
+using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Logging;
 using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Normalizer;
@@ -118,13 +118,14 @@ internal sealed class RelaySessionHandler(
         }
 
         metrics.MessageReceived();
-        var content = message.GetMemory();
-        var spilled = !MemoryMarshal.TryGetArray(content, out _);
+        var spilled = message.IsSpilled;
         if (spilled)
         {
-            // Reading a spilled message back can wait on the disk.
-            await LeaveSocketThreadAsync().ConfigureAwait(false);
+            // Mapping a spilled message and reading it back can wait on the disk.
+            await SocketCompletions.LeaveEventThreadAsync().ConfigureAwait(false);
         }
+
+        var content = message.GetMemory();
 
         var recipients = _recipients.Count;
         var result = AmpNormalizer.Normalize(content, settings.MimeLimits, settings.Amp);
@@ -145,7 +146,7 @@ internal sealed class RelaySessionHandler(
             metrics.MessageRejected(result.RejectCode ?? "reject");
             if (settings.Quarantine is { } quarantine)
             {
-                await LeaveSocketThreadAsync().ConfigureAwait(false);
+                await SocketCompletions.LeaveEventThreadAsync().ConfigureAwait(false);
                 var record = new QuarantineRecord(session.SessionId, Client, _sender, [.. _recipients], messageId, result.RejectCode, result.RejectText, rejection);
                 await quarantine.KeepAsync(content, record, time.GetUtcNow(), logger).ConfigureAwait(false);
             }
@@ -158,7 +159,7 @@ internal sealed class RelaySessionHandler(
         if (result.Verdict == AmpVerdict.Rewrite && settings.Dkim.OnRepair == Configuration.DkimRepairAction.Resign)
         {
             // An RSA signature costs about a millisecond of CPU.
-            await LeaveSocketThreadAsync().ConfigureAwait(false);
+            await SocketCompletions.LeaveEventThreadAsync().ConfigureAwait(false);
         }
 
         // A repair changes the body, so a sender's DKIM signature no longer verifies (and Gmail then
@@ -209,19 +210,6 @@ internal sealed class RelaySessionHandler(
     public async ValueTask DisposeAsync() => await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
 
     private string Client => session.RemoteEndPoint.Address.ToString();
-
-    /// <summary>
-    /// With inline socket completions (Proxy:Performance) this code runs on a socket event thread, which also
-    /// serves every other session whose sockets it watches: work that can take milliseconds moves to the
-    /// thread pool first. On a pool thread already, this does nothing.
-    /// </summary>
-    private static async ValueTask LeaveSocketThreadAsync()
-    {
-        if (!Thread.CurrentThread.IsThreadPoolThread)
-        {
-            await Task.Yield();
-        }
-    }
 
     /// <summary>
     /// Runs one upstream command. A lost connection ends the transaction (the pool discards the

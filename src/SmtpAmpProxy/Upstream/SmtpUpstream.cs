@@ -74,7 +74,10 @@ internal sealed class SmtpUpstream(SmtpConnectionPool pool, TimeSpan rentTimeout
                 return accepted;
             }
 
+            // Nothing is open upstream now: the connection goes back to the pool at once rather than staying
+            // rented until the sender resets or leaves.
             _mailRefusal = mail;
+            await DisposeAsync().ConfigureAwait(false);
             return mail;
         }
 

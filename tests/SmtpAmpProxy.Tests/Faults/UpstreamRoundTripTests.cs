@@ -34,6 +34,9 @@ public sealed class UpstreamRoundTripTests
             Assert.StartsWith("250", await client.CommandAsync("EHLO client.test"));
             Assert.Equal("250 2.1.0 Ok", await client.CommandAsync($"MAIL FROM:<{sender}@example.com>"));
             Assert.Equal(refusal, await client.CommandAsync("RCPT TO:<one@example.net>"));
+
+            // Nothing is open upstream after a refused MAIL: the connection is back in the pool already.
+            Assert.Equal((1, 1), (Pool(proxy).TotalCount, Pool(proxy).IdleCount));
             Assert.Equal(refusal, await client.CommandAsync("RCPT TO:<two@example.net>"));
             Assert.StartsWith("554", await client.CommandAsync("DATA"));
 

@@ -21,10 +21,27 @@ public sealed class SocketCompletionModeTests
     [InlineData(false, null, false)]
     [InlineData(true, "0", false)]
     [InlineData(false, "1", true)]
-    [InlineData(true, " 1 ", true)]
+    [InlineData(true, " 1 ", false)]
     [InlineData(true, "yes", false)]
-    public void Decide_TheRuntimeVariableWinsOverTheOption(bool configured, string? variable, bool expected) =>
+    public void Decide_TheRuntimeVariableWinsOverTheOption_ReadExactlyAsTheRuntimeReadsIt(bool configured, string? variable, bool expected) =>
         Assert.Equal(expected, SocketCompletions.Decide(configured, variable));
+
+    [Fact]
+    public async Task LeaveEventThread_LeavesEveryThreadButAPoolThread()
+    {
+        bool? dedicated = null;
+        var thread = new Thread(() => dedicated = SocketCompletions.MustLeave(Thread.CurrentThread)) { IsBackground = true };
+        thread.Start();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(10)));
+        var pool = await Task.Run(() => SocketCompletions.MustLeave(Thread.CurrentThread), TestContext.Current.CancellationToken);
+
+        Assert.True(dedicated);
+        Assert.False(pool);
+
+        // From a pool thread there is nothing to leave: no hop, no allocation of a continuation.
+        var stayed = await Task.Run(() => SocketCompletions.LeaveEventThreadAsync().IsCompleted, TestContext.Current.CancellationToken);
+        Assert.True(stayed);
+    }
 
     [Theory]
     [InlineData(null, null, Inline)]
