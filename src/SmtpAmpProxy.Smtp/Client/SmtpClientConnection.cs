@@ -123,33 +123,6 @@ public sealed class SmtpClientConnection : IAsyncDisposable
         ExchangeAsync(ClientCommands.Rcpt(forwardPath, parameters), null, SmtpFailureStage.Command, ct);
 
     /// <summary>
-    /// MAIL and the first RCPT in one write when the upstream offers PIPELINING (RFC 2920), one after the
-    /// other when it does not. The RCPT reply is null when MAIL was refused (nothing is left open then).
-    /// </summary>
-    public async Task<(SmtpReply Mail, SmtpReply? Rcpt)> MailAndRcptAsync(
-        string reversePath, string? mailParameters, string forwardPath, CancellationToken ct)
-    {
-        byte[] mail = ClientCommands.Mail(reversePath, mailParameters);
-        byte[] rcpt = ClientCommands.Rcpt(forwardPath, null);
-        if (!_extensions.Has("PIPELINING"))
-        {
-            SmtpReply alone = (await StartTransactionAsync(mail, 1, ct).ConfigureAwait(false))[0];
-            IsTransactionOpen = alone.IsPositive;
-            return alone.IsPositive
-                ? (alone, await ExchangeAsync(rcpt, null, SmtpFailureStage.Command, ct).ConfigureAwait(false))
-                : (alone, null);
-        }
-
-        byte[] both = new byte[mail.Length + rcpt.Length];
-        mail.CopyTo(both, 0);
-        rcpt.CopyTo(both, mail.Length);
-        SmtpReply[] replies = await StartTransactionAsync(both, 2, ct).ConfigureAwait(false);
-        IsTransactionOpen = replies[0].IsPositive;
-        // After a refused MAIL the RCPT's reply (503 need MAIL) says nothing about the recipient.
-        return replies[0].IsPositive ? (replies[0], replies[1]) : (replies[0], null);
-    }
-
-    /// <summary>
     /// Sends DATA without waiting for its reply, so the upstream's 354 travels while the sender is still
     /// sending the message; <see cref="DataAsync"/> then reads it before sending the content (RFC 5321
     /// 4.1.1.4: no content before the 354). Until then the session is inside DATA and cannot be reused:
@@ -213,7 +186,10 @@ public sealed class SmtpClientConnection : IAsyncDisposable
     public Task<SmtpReply> NoopAsync(CancellationToken ct) =>
         ExchangeAsync(ClientCommands.Noop, null, SmtpFailureStage.Command, ct);
 
-    /// <summary>MAIL and every RCPT, in one write when the upstream offers PIPELINING (RFC 2920); one reply per recipient.</summary>
+    /// <summary>
+    /// MAIL and every RCPT, in one write when the upstream offers PIPELINING (RFC 2920); one reply per recipient,
+    /// or none when MAIL was refused (with or without PIPELINING: the RCPT replies then say nothing about recipients).
+    /// </summary>
     public async Task<SmtpEnvelopeReplies> SendEnvelopeAsync(string reversePath, string? mailParameters, IReadOnlyList<SmtpRecipient> recipients, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(recipients);
@@ -224,7 +200,7 @@ public sealed class SmtpClientConnection : IAsyncDisposable
 
         SmtpReply[] replies = await StartTransactionAsync(BuildEnvelope(reversePath, mailParameters, recipients, withData: false), recipients.Count + 1, ct).ConfigureAwait(false);
         IsTransactionOpen = replies[0].IsPositive;
-        return new SmtpEnvelopeReplies(replies[0], replies[1..]);
+        return new SmtpEnvelopeReplies(replies[0], replies[0].IsPositive ? replies[1..] : []);
     }
 
     /// <summary>

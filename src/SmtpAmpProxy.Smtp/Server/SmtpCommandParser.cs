@@ -202,7 +202,7 @@ internal static class SmtpCommandParser
             return SmtpCommand.Fail(SmtpVerb.Mail, error.Value);
         }
 
-        var raw = args.IsEmpty ? string.Empty : strings?.Get(args) ?? Encoding.UTF8.GetString(args);
+        var raw = Text(args, strings);
 
         // The same parameter text always parses to the same values, so a repeated one reuses its record.
         var parameters = strings?.LastMailParameters is { } last && ReferenceEquals(last.Raw, raw)
@@ -234,7 +234,7 @@ internal static class SmtpCommandParser
         {
             // No RCPT extension (DSN and the like) is advertised, so any parameter is one we do not know.
             var error = CheckParameterSyntax(args, out var firstKeywordLength);
-            return SmtpCommand.Fail(SmtpVerb.Rcpt, error ?? Unsupported(TrimSpaces(args)[..firstKeywordLength]));
+            return SmtpCommand.Fail(SmtpVerb.Rcpt, error ?? Unsupported(args[..firstKeywordLength]));
         }
 
         return new SmtpCommand { Verb = SmtpVerb.Rcpt, Argument = address, PathIsUtf8 = utf8, Parameters = string.Empty };
@@ -425,7 +425,7 @@ internal static class SmtpCommandParser
             }
         }
 
-        address = strings?.Get(inner) ?? Encoding.UTF8.GetString(inner);
+        address = Text(inner, strings);
         return true;
     }
 
@@ -629,7 +629,7 @@ internal static class SmtpCommandParser
     }
 
     /// <summary>RFC 5321 4.1.2 esmtp-param: keyword ["=" value], value without '=', space or control bytes.</summary>
-    /// <param name="firstKeywordLength">The length of the first keyword, which starts <paramref name="rest"/> after its spaces (no string: MAIL checks this on every command).</param>
+    /// <param name="firstKeywordLength">The length of the first keyword, which starts <paramref name="rest"/> (no string: MAIL checks this on every command).</param>
     private static SmtpReply? CheckParameterSyntax(ReadOnlySpan<byte> rest, out int firstKeywordLength)
     {
         firstKeywordLength = -1;
@@ -704,6 +704,10 @@ internal static class SmtpCommandParser
     }
 
     private static ReadOnlySpan<byte> TrimSpaces(ReadOnlySpan<byte> s) => s.Trim((byte)' ');
+
+    /// <summary>Validated UTF-8 as a string, from the session's cache when it has one.</summary>
+    private static string Text(ReadOnlySpan<byte> utf8, SmtpStringCache? strings) =>
+        strings?.Get(utf8) ?? Encoding.UTF8.GetString(utf8);
 
     private static bool HasControl(ReadOnlySpan<byte> s)
     {

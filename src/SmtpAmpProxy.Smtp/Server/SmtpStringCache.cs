@@ -17,7 +17,6 @@ internal sealed class SmtpStringCache
     private const int MaxBytes = 512;
 
     private readonly byte[][] _bytes = new byte[Slots][];
-    private readonly int[] _lengths = new int[Slots];
     private readonly string[] _values = new string[Slots];
     private int _next;
 
@@ -34,25 +33,19 @@ internal sealed class SmtpStringCache
 
         for (var i = 0; i < Slots; i++)
         {
-            if (_values[i] is { } value && _lengths[i] == utf8.Length && utf8.SequenceEqual(_bytes[i].AsSpan(0, _lengths[i])))
+            if (_bytes[i] is { } bytes && utf8.SequenceEqual(bytes))
             {
-                return value;
+                return _values[i];
             }
         }
 
+        // A miss allocates the string anyway; its bytes beside it cost one more small array.
         var created = Encoding.UTF8.GetString(utf8);
         if (utf8.Length <= MaxBytes)
         {
-            var slot = _next;
+            _bytes[_next] = utf8.ToArray();
+            _values[_next] = created;
             _next = (_next + 1) % Slots;
-            if (_bytes[slot] is not { } buffer || buffer.Length < utf8.Length)
-            {
-                buffer = _bytes[slot] = new byte[Math.Max(64, utf8.Length)];
-            }
-
-            utf8.CopyTo(buffer);
-            _lengths[slot] = utf8.Length;
-            _values[slot] = created;
         }
 
         return created;

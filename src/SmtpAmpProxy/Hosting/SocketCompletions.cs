@@ -17,17 +17,13 @@ internal static class SocketCompletions
     public static bool Decide(bool configured, string? environmentValue) =>
         environmentValue is null ? configured : environmentValue == "1";
 
-    /// <summary>Call before anything opens a socket; returns whether continuations run inline.</summary>
-    public static bool Apply(bool configured)
+    /// <summary>Call before anything opens a socket; an operator's own setting of the variable is left as it is.</summary>
+    public static void Apply(bool configured)
     {
-        var current = Environment.GetEnvironmentVariable(Variable);
-        var inline = Decide(configured, current);
-        if (current is null)
+        if (Environment.GetEnvironmentVariable(Variable) is null)
         {
-            Environment.SetEnvironmentVariable(Variable, inline ? "1" : "0");
+            Environment.SetEnvironmentVariable(Variable, configured ? "1" : "0");
         }
-
-        return inline;
     }
 
     /// <summary>What the runtime's socket engine will use (or uses), for the start log.</summary>

@@ -75,7 +75,7 @@ internal sealed class RelaySessionHandler(
     {
         if (_transaction is null)
         {
-            return _lost ? UpstreamLost : NoTransaction;
+            return NoTransactionReply;
         }
 
         var reply = await MirrorAsync(forwardPath, static (t, path, ct) => t.RcptAsync(path, ct), ct).ConfigureAwait(false);
@@ -96,7 +96,7 @@ internal sealed class RelaySessionHandler(
     {
         if (_transaction is null)
         {
-            return _lost ? UpstreamLost : NoTransaction;
+            return NoTransactionReply;
         }
 
         try
@@ -114,7 +114,7 @@ internal sealed class RelaySessionHandler(
     {
         if (_transaction is null)
         {
-            return _lost ? UpstreamLost : NoTransaction;
+            return NoTransactionReply;
         }
 
         metrics.MessageReceived();
@@ -210,6 +210,9 @@ internal sealed class RelaySessionHandler(
     public async ValueTask DisposeAsync() => await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
 
     private string Client => session.RemoteEndPoint.Address.ToString();
+
+    /// <summary>What a command gets without an open transaction: 451 after an upstream loss (retry), else 503.</summary>
+    private SmtpReply NoTransactionReply => _lost ? UpstreamLost : NoTransaction;
 
     /// <summary>
     /// Runs one upstream command. A lost connection ends the transaction (the pool discards the

@@ -68,17 +68,17 @@ internal sealed class SmtpUpstream(SmtpConnectionPool pool, TimeSpan rentTimeout
             }
 
             _heldSender = null;
-            var (mail, rcpt) = await connection.MailAndRcptAsync(sender, _heldParameters, forwardPath, ct).ConfigureAwait(false);
-            if (rcpt is { } accepted)
+            var envelope = await connection.SendEnvelopeAsync(sender, _heldParameters, [new SmtpRecipient(forwardPath)], ct).ConfigureAwait(false);
+            if (envelope.Mail.IsPositive)
             {
-                return accepted;
+                return envelope.Rcpts[0];
             }
 
             // Nothing is open upstream now: the connection goes back to the pool at once rather than staying
             // rented until the sender resets or leaves.
-            _mailRefusal = mail;
+            _mailRefusal = envelope.Mail;
             await DisposeAsync().ConfigureAwait(false);
-            return mail;
+            return envelope.Mail;
         }
 
         public Task BeginDataAsync(CancellationToken ct) =>

@@ -146,7 +146,7 @@ public sealed class SmtpConnectionPoolTests
         await using var upstream = new AcceptingUpstream();
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions());
         SmtpClientConnection connection = await pool.RentAsync(Ct);
-        await connection.MailAndRcptAsync("a@example.com", null, "b@example.com", Ct);
+        await connection.SendEnvelopeAsync("a@example.com", null, [new("b@example.com")], Ct);
         await connection.BeginDataAsync(Ct);
 
         await pool.ReturnAsync(connection);
