@@ -65,6 +65,8 @@ public sealed class SmtpSinkFaultTests
     [InlineData("-Q", "rcpt", "451 4.4.2")]   // 421 and disconnect at RCPT: the upstream is gone, not the proxy
     [InlineData("-r", "data", "4")]           // a soft (4xx) refusal of DATA, mirrored
     [InlineData("-f", "rcpt", "5")]           // a hard (5xx) refusal of RCPT, mirrored
+    [InlineData("-f", "mail", "5")]           // a hard refusal of MAIL, given to the sender at RCPT
+    [InlineData("-r", "mail", "4")]           // a soft refusal of MAIL, given to the sender at RCPT
     public async Task SinkFault_SenderGetsNo250_AndAfterARestartMailFlows(string flag, string command, string expected)
     {
         using var sink = SmtpSinkUpstream.Start(flag, command);

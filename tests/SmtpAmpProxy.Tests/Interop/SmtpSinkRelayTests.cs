@@ -32,4 +32,27 @@ public sealed class SmtpSinkRelayTests
         Assert.Equal(Messages, proxy.Logs.WithEvent(3100).Count(l => l.Field("Outcome") == "relayed"));
         Assert.Equal(Messages, sink.MessageCount);
     }
+
+    /// <summary>
+    /// The upstream DATA opens when the sender says DATA; a message the proxy then refuses must leave
+    /// Postfix's smtp-sink with nothing, and the next message must still arrive.
+    /// </summary>
+    [Fact]
+    public async Task RefusedAfterUpstreamDataOpened_SmtpSinkGetsNoContent_NextMessageArrives()
+    {
+        using var sink = SmtpSinkUpstream.Start();
+        await using var proxy = await ProxyTestHost.StartAsync(ProxyTestHost.SmtpUpstreamSettings(sink.Port));
+
+        var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
+        await using (client)
+        {
+            Assert.StartsWith("554 5.6.0 amp-misplaced",
+                await client.SendMessageAsync("sender@example.com", ["rcpt@example.net"], TestMessages.DotStuff(TestMessages.MisplacedAmp("refused"))));
+            Assert.StartsWith("250",
+                await client.SendMessageAsync("sender@example.com", ["rcpt@example.net"], TestMessages.DotStuff(TestMessages.PlainText("after"))));
+        }
+
+        Assert.Equal(1, sink.MessageCount);
+        Assert.Equal(["rejected", "relayed"], proxy.Logs.WithEvent(3100).Select(l => l.Field("Outcome")));
+    }
 }
