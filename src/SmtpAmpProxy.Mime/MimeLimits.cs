@@ -17,4 +17,13 @@ public sealed record MimeLimits
     /// later step scan megabytes; Postfix's header_size_limit is 102400, we allow more for long DKIM/ARC chains.
     /// </summary>
     public int MaxHeaderBlockBytes { get; init; } = 262144;
+
+    /// <summary>
+    /// Parameters in one Content-Type field, RFC 2231 sections counted one by one. Stops the parameter bomb: a
+    /// field of tens of thousands of "pN=v" pairs, each becoming strings to compare and keep, on every part of a
+    /// message that mentions x-amp-html. A 255-character non-ASCII file name split into RFC 2231 continuations
+    /// needs about 35 sections; real mail stays under 10 parameters. Crossing it refuses the message as
+    /// mime-limit: a boundary parameter past the cap would otherwise go unread and hide the parts behind it.
+    /// </summary>
+    public int MaxParametersPerField { get; init; } = 100;
 }

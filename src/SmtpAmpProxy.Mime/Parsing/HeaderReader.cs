@@ -9,6 +9,7 @@ internal static class HeaderReader
         while (p < block.Length)
         {
             var lineEnd = LineEnd(block, p);
+            ParseWork.Add(1 + lineEnd - p);
             var colon = FieldColon(block, p, lineEnd, out var nameEnd);
             if (colon >= 0 && nameEnd - p == name.Length && System.Text.Ascii.EqualsIgnoreCase(block[p..nameEnd], name))
             {

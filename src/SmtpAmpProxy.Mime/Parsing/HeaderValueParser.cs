@@ -17,9 +17,19 @@ internal static class HeaderValueParser
     // Longest continuation index read ("name*9999"): RFC 2231 sets no bound, the header block limit does.
     private const int MaxSectionDigits = 4;
 
-    public static ContentType? ParseContentType(ReadOnlySpan<byte> value, bool wantBoundary, out byte[]? boundary)
+    /// <summary>Parses a Content-Type value with no cap on its parameters (values from configuration and tests).</summary>
+    public static ContentType? ParseContentType(ReadOnlySpan<byte> value, bool wantBoundary, out byte[]? boundary) =>
+        ParseContentType(value, wantBoundary, int.MaxValue, out boundary, out _);
+
+    /// <summary>
+    /// Parses a Content-Type value. <paramref name="tooManyParameters"/> is set, and parsing stops, when the
+    /// field has more than <paramref name="maxParameters"/> parameters.
+    /// </summary>
+    public static ContentType? ParseContentType(
+        ReadOnlySpan<byte> value, bool wantBoundary, int maxParameters, out byte[]? boundary, out bool tooManyParameters)
     {
         boundary = null;
+        tooManyParameters = false;
         var i = 0;
         SkipCfws(value, ref i);
         var type = ReadToken(value, ref i);
@@ -38,7 +48,7 @@ internal static class HeaderValueParser
         }
 
         var mediaType = MediaTypeNames.Lower(type);
-        var parameters = ParseParameters(value, i, wantBoundary && mediaType == "multipart", out boundary);
+        var parameters = ParseParameters(value, i, wantBoundary && mediaType == "multipart", maxParameters, out boundary, out tooManyParameters);
         return new ContentType(mediaType, MediaTypeNames.Lower(subType), parameters);
     }
 
@@ -51,11 +61,16 @@ internal static class HeaderValueParser
         return token.IsEmpty ? null : MediaTypeNames.Lower(token);
     }
 
+    internal static KeyValuePair<string, string>[] ParseParameters(ReadOnlySpan<byte> value, int i, bool wantBoundary, out byte[]? boundary) =>
+        ParseParameters(value, i, wantBoundary, int.MaxValue, out boundary, out _);
+
     internal static KeyValuePair<string, string>[] ParseParameters(
-        ReadOnlySpan<byte> value, int i, bool wantBoundary, out byte[]? boundary)
+        ReadOnlySpan<byte> value, int i, bool wantBoundary, int maxParameters, out byte[]? boundary, out bool tooMany)
     {
         boundary = null;
+        tooMany = false;
         List<RawParameter>? raw = null;
+        ParseWork.Add(value.Length - i);
         while (true)
         {
             SkipCfws(value, ref i);
@@ -96,45 +111,83 @@ internal static class HeaderValueParser
                 bytes = value[start..i].ToArray();
             }
 
-            (raw ??= new List<RawParameter>(2)).Add(RawParameter.Create(name, bytes));
+            raw ??= new List<RawParameter>(2);
+            if (raw.Count == maxParameters)
+            {
+                tooMany = true;
+                break;
+            }
+
+            ParseWork.Add(1);
+            raw.Add(RawParameter.Create(name, bytes, raw.Count));
         }
 
         return raw is null ? [] : Assemble(raw, wantBoundary, out boundary);
     }
 
+    /// <summary>
+    /// Joins the raw parameters by name, in the order names first appear. Each parameter is filed under its
+    /// name once (a dictionary past a handful of names): searching the list for every name made a field of
+    /// N parameters cost N² (20,000 parameters took seconds).
+    /// </summary>
     private static KeyValuePair<string, string>[] Assemble(List<RawParameter> raw, bool wantBoundary, out byte[]? boundary)
     {
+        const int LinearSearchNames = 8;
         boundary = null;
-        var result = new List<KeyValuePair<string, string>>(raw.Count);
-        for (var n = 0; n < raw.Count; n++)
+        var names = new List<ParameterName>(Math.Min(raw.Count, 16));
+        Dictionary<string, ParameterName>? index = raw.Count > LinearSearchNames ? new(raw.Count, StringComparer.Ordinal) : null;
+        foreach (var parameter in raw)
         {
-            var baseName = raw[n].BaseName;
-            if (result.Exists(p => p.Key == baseName))
+            ParameterName? entry = null;
+            if (index is not null)
             {
-                continue;
+                index.TryGetValue(parameter.BaseName, out entry);
+                ParseWork.Add(1);
+            }
+            else
+            {
+                entry = names.Find(n => n.Name == parameter.BaseName);
+                ParseWork.Add(names.Count);
             }
 
+            if (entry is null)
+            {
+                entry = new ParameterName(parameter.BaseName);
+                names.Add(entry);
+                index?.Add(entry.Name, entry);
+            }
+
+            if (parameter.Section < 0)
+            {
+                entry.Plain ??= parameter;
+            }
+            else
+            {
+                (entry.Sections ??= new List<RawParameter>(1)).Add(parameter);
+            }
+        }
+
+        var result = new List<KeyValuePair<string, string>>(names.Count);
+        foreach (var entry in names)
+        {
             byte[] bytes;
             Encoding? charset = null;
-            var rfc2231 = raw.FindAll(p => p.Section >= 0 && p.BaseName == baseName);
-            if (rfc2231.Count > 0 && TryJoinSections(rfc2231, out var joined, out charset))
+            if (entry.Sections is { } sections && TryJoinSections(sections, out var joined, out charset))
             {
                 // RFC 2231 §4.1: an extended value wins over a plain one of the same name.
                 bytes = joined;
             }
-            else
+            else if (entry.Plain is { } plain)
             {
-                var plain = raw.Find(p => p.Section < 0 && p.BaseName == baseName);
-                if (plain is null)
-                {
-                    continue;
-                }
-
                 bytes = plain.Value;
             }
+            else
+            {
+                continue;
+            }
 
-            result.Add(new(baseName, Decode(bytes, charset)));
-            if (wantBoundary && baseName == "boundary")
+            result.Add(new(entry.Name, Decode(bytes, charset)));
+            if (wantBoundary && entry.Name == "boundary")
             {
                 // RFC 2046 §5.1.1: a boundary never ends in a space; senders that add one still mean the rest.
                 var len = bytes.Length;
@@ -152,7 +205,9 @@ internal static class HeaderValueParser
 
     private static bool TryJoinSections(List<RawParameter> sections, out byte[] joined, out Encoding? charset)
     {
-        sections.Sort(static (a, b) => a.Section.CompareTo(b.Section));
+        // Sections may come in any order (RFC 2231 §3); arrival order breaks ties so a repeated index keeps its first.
+        sections.Sort(static (a, b) => a.Section != b.Section ? a.Section.CompareTo(b.Section) : a.Arrival.CompareTo(b.Arrival));
+        ParseWork.Add(sections.Count);
         charset = null;
         joined = [];
         if (sections[0].Section != 0)
@@ -380,6 +435,15 @@ internal static class HeaderValueParser
         return rest[..n];
     }
 
+    private sealed class ParameterName(string name)
+    {
+        public string Name { get; } = name;
+
+        public RawParameter? Plain { get; set; }
+
+        public List<RawParameter>? Sections { get; set; }
+    }
+
     private sealed class RawParameter
     {
         public required string BaseName { get; init; }
@@ -392,7 +456,10 @@ internal static class HeaderValueParser
 
         public required byte[] Value { get; init; }
 
-        public static RawParameter Create(ReadOnlySpan<byte> name, byte[] value)
+        /// <summary>Position among the field's parameters.</summary>
+        public required int Arrival { get; init; }
+
+        public static RawParameter Create(ReadOnlySpan<byte> name, byte[] value, int arrival)
         {
             var star = name.IndexOf((byte)'*');
             if (star > 0)
@@ -407,7 +474,7 @@ internal static class HeaderValueParser
 
                 if (rest.IsEmpty)
                 {
-                    return new() { BaseName = MediaTypeNames.Lower(name[..star]), Section = 0, Encoded = true, Value = value };
+                    return new() { BaseName = MediaTypeNames.Lower(name[..star]), Section = 0, Encoded = true, Value = value, Arrival = arrival };
                 }
 
                 if (rest.Length <= MaxSectionDigits && rest.IndexOfAnyExceptInRange((byte)'0', (byte)'9') < 0)
@@ -418,11 +485,11 @@ internal static class HeaderValueParser
                         section = (section * 10) + (d - '0');
                     }
 
-                    return new() { BaseName = MediaTypeNames.Lower(name[..star]), Section = section, Encoded = encoded, Value = value };
+                    return new() { BaseName = MediaTypeNames.Lower(name[..star]), Section = section, Encoded = encoded, Value = value, Arrival = arrival };
                 }
             }
 
-            return new() { BaseName = MediaTypeNames.Lower(name), Section = -1, Encoded = false, Value = value };
+            return new() { BaseName = MediaTypeNames.Lower(name), Section = -1, Encoded = false, Value = value, Arrival = arrival };
         }
     }
 }

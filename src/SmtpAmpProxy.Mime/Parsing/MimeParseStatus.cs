@@ -6,4 +6,5 @@ public enum MimeParseStatus
     DepthExceeded,
     PartCountExceeded,
     HeaderBlockTooLarge,
+    ParameterCountExceeded,
 }

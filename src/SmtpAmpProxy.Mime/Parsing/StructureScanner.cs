@@ -85,7 +85,7 @@ internal ref struct StructureScanner
             frame.Pending = child;
             _parts++;
             var headers = ReadHeaders(child, multipart.ContentType.Is("multipart", "digest"));
-            if (headers == HeaderEnd.TooLarge)
+            if (headers == HeaderEnd.LimitCrossed)
             {
                 _regionStart = len;
                 CloseAtEnd();
@@ -211,6 +211,7 @@ internal ref struct StructureScanner
         while (p < _src.Length)
         {
             var i = _src[p..].IndexOf("\n--"u8);
+            ParseWork.Add(i < 0 ? _src.Length - p : i + 3);
             if (i < 0)
             {
                 break;
@@ -247,6 +248,7 @@ internal ref struct StructureScanner
         for (var k = _frames.Count - 1; k >= 0; k--)
         {
             var boundary = _frames[k].Boundary;
+            ParseWork.Add(1 + Math.Min(boundary.Length, rest.Length));
             if (!rest.StartsWith(boundary))
             {
                 continue;
@@ -335,8 +337,9 @@ internal ref struct StructureScanner
             else if (b == (byte)'-' && IsDelimiter(p, out _, out _, out _))
             {
                 entity.BodyOffset = p;
-                ApplyFields(entity, digestParent, contentType, transferEncoding, disposition);
-                return HeaderEnd.Delimiter;
+                return ApplyFields(entity, digestParent, contentType, transferEncoding, disposition)
+                    ? HeaderEnd.Delimiter
+                    : HeaderEnd.LimitCrossed;
             }
             else
             {
@@ -379,6 +382,7 @@ internal ref struct StructureScanner
                 return TooLarge(entity);
             }
 
+            ParseWork.Add(1 + lineEnd - p);
             var contentEnd = lineEnd;
             if (contentEnd > p && s[contentEnd - 1] == (byte)'\n')
             {
@@ -417,18 +421,30 @@ internal ref struct StructureScanner
         }
 
         entity.BodyOffset = body;
-        ApplyFields(entity, digestParent, contentType, transferEncoding, disposition);
+        if (!ApplyFields(entity, digestParent, contentType, transferEncoding, disposition))
+        {
+            return HeaderEnd.LimitCrossed;
+        }
+
         return blankLine ? HeaderEnd.Body : HeaderEnd.End;
     }
 
-    private readonly void ApplyFields(MimeEntity entity, bool digestParent, Range contentType, Range transferEncoding, Range disposition)
+    /// <summary>False when the Content-Type crosses <see cref="MimeLimits.MaxParametersPerField"/>: the scan stops there.</summary>
+    private bool ApplyFields(MimeEntity entity, bool digestParent, Range contentType, Range transferEncoding, Range disposition)
     {
         var s = _src;
         ContentType? type = null;
         byte[]? boundary = null;
         if (!contentType.Equals(default(Range)))
         {
-            type = HeaderValueParser.ParseContentType(s[contentType], wantBoundary: true, out boundary);
+            type = HeaderValueParser.ParseContentType(s[contentType], wantBoundary: true, _limits.MaxParametersPerField, out boundary, out var tooMany);
+            if (tooMany)
+            {
+                Fail(MimeParseStatus.ParameterCountExceeded,
+                    $"Content-Type at {entity.Path} (offset {entity.Offset}) has more than MaxParametersPerField ({_limits.MaxParametersPerField}) parameters");
+                entity.BodyOffset = s.Length;
+                return false;
+            }
         }
 
         entity.ContentType = type ?? (digestParent ? ContentType.DigestDefault : ContentType.Default);
@@ -447,6 +463,8 @@ internal ref struct StructureScanner
         {
             entity.Disposition = HeaderValueParser.ParseToken(s[disposition]);
         }
+
+        return true;
     }
 
     private HeaderEnd TooLarge(MimeEntity entity)
@@ -454,7 +472,7 @@ internal ref struct StructureScanner
         Fail(MimeParseStatus.HeaderBlockTooLarge,
             $"header block at {entity.Path} (offset {entity.Offset}) exceeds MaxHeaderBlockBytes ({_limits.MaxHeaderBlockBytes})");
         entity.BodyOffset = _src.Length;
-        return HeaderEnd.TooLarge;
+        return HeaderEnd.LimitCrossed;
     }
 
     private static Field Identify(ReadOnlySpan<byte> name)
@@ -489,7 +507,8 @@ internal ref struct StructureScanner
         /// <summary>The input ended inside the block.</summary>
         End,
 
-        TooLarge,
+        /// <summary>A limit was crossed (header block size, parameters per field); the scan stops.</summary>
+        LimitCrossed,
     }
 
     private enum Field

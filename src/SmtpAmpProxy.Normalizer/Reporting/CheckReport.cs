@@ -147,6 +147,7 @@ public static class CheckReport
         MimeParseStatus.DepthExceeded => "depth-exceeded",
         MimeParseStatus.PartCountExceeded => "part-count-exceeded",
         MimeParseStatus.HeaderBlockTooLarge => "header-block-too-large",
+        MimeParseStatus.ParameterCountExceeded => "parameter-count-exceeded",
         _ => status.ToString(),
     };
 }

@@ -176,4 +176,88 @@ public sealed class LimitTests
         Assert.NotEqual(MimeParseStatus.Ok, result.Status);
         AssertTilesSource(source, result);
     }
+
+    private static byte[] WithParameters(int parameters, bool boundaryLast = false, int sectionsOf = 0)
+    {
+        var sb = new StringBuilder("Content-Type: multipart/mixed");
+        if (!boundaryLast)
+        {
+            sb.Append("; boundary=p");
+        }
+
+        for (var i = 0; i < parameters - 1; i++)
+        {
+            sb.Append(i < sectionsOf ? $"; name*{i}=s{i}" : $"; x{i}=y");
+        }
+
+        if (boundaryLast)
+        {
+            sb.Append("; boundary=p");
+        }
+
+        sb.Append("\r\n\r\n--p\r\nContent-Type: text/plain\r\n\r\nx\r\n--p--\r\n");
+        return Encoding.ASCII.GetBytes(sb.ToString());
+    }
+
+    [Fact]
+    public void Parse_ParametersAtMaxParametersPerField_Ok()
+    {
+        var source = WithParameters(8);
+        var result = MimeTest.Parse(source, new MimeLimits { MaxParametersPerField = 8 });
+        Assert.Equal(MimeParseStatus.Ok, result.Status);
+        Assert.Equal(8, result.Root.ContentType.Parameters.Count);
+        Assert.Single(result.Root.Children);
+    }
+
+    [Fact]
+    public void Parse_ParametersBeyondMaxParametersPerField_ParameterCountExceeded()
+    {
+        var source = WithParameters(9);
+        var result = MimeTest.Parse(source, new MimeLimits { MaxParametersPerField = 8 });
+        Assert.Equal(MimeParseStatus.ParameterCountExceeded, result.Status);
+        Assert.Contains("MaxParametersPerField (8)", result.Error, StringComparison.Ordinal);
+        Assert.Empty(result.Root.Children);
+        AssertTilesSource(source, result);
+    }
+
+    [Fact]
+    public void Parse_BoundaryPastParameterCap_RefusedNotReadAsLeaf()
+    {
+        // Ignoring what lies past the cap would lose the boundary and with it every part behind it.
+        var source = WithParameters(9, boundaryLast: true);
+        var result = MimeTest.Parse(source, new MimeLimits { MaxParametersPerField = 8 });
+        Assert.Equal(MimeParseStatus.ParameterCountExceeded, result.Status);
+    }
+
+    [Fact]
+    public void Parse_Rfc2231SectionsCountOneByOne_ParameterCountExceeded()
+    {
+        var source = WithParameters(9, sectionsOf: 8);
+        Assert.Equal(MimeParseStatus.Ok, MimeTest.Parse(source, new MimeLimits { MaxParametersPerField = 9 }).Status);
+        Assert.Equal(MimeParseStatus.ParameterCountExceeded, MimeTest.Parse(source, new MimeLimits { MaxParametersPerField = 8 }).Status);
+    }
+
+    [Fact]
+    public void Parse_ChildContentTypeBeyondParameterCap_ParameterCountExceededAtThatPart()
+    {
+        var source = Encoding.ASCII.GetBytes("Content-Type: multipart/mixed; boundary=p\r\n\r\n--p\r\nContent-Type: text/plain"
+            + string.Concat(Enumerable.Range(0, 200).Select(i => $"; a{i}=b")) + "\r\n\r\nbody\r\n--p\r\n\r\nnext\r\n--p--\r\n");
+        var result = MimeTest.Parse(source);
+        Assert.Equal(MimeParseStatus.ParameterCountExceeded, result.Status);
+        Assert.Contains("/1", result.Error, StringComparison.Ordinal);
+        AssertTilesSource(source, result);
+    }
+
+    [Fact]
+    public void MaxParametersPerField_Default_AllowsLongRfc2231FileName()
+    {
+        // A 255-character non-ASCII file name, percent-encoded and split into 75-byte sections as mail clients do.
+        var encoded = string.Concat(Enumerable.Repeat("%E6%96%87", 255));
+        var sections = encoded.Chunk(75).Select((c, i) => $";\r\n name*{i}*={(i == 0 ? "utf-8''" : "")}{new string(c)}").ToList();
+        var source = Encoding.ASCII.GetBytes("Content-Type: text/plain; charset=utf-8" + string.Concat(sections) + "\r\n\r\nx\r\n");
+        var result = MimeTest.Parse(source);
+        Assert.Equal(MimeParseStatus.Ok, result.Status);
+        Assert.Equal(new string('\u6587', 255), result.Root.ContentType.GetParameter("name"));
+        Assert.True(sections.Count < new MimeLimits().MaxParametersPerField / 2, $"{sections.Count} sections");
+    }
 }

@@ -42,6 +42,23 @@ public sealed class MimeLimitTests
     }
 
     [Fact]
+    public void Normalize_ParameterBombOnAmpPart_RejectsWithMimeLimitNamingTheCap()
+    {
+        // The reproduction: 20,000 parameters (about 119 KB) on one Content-Type.
+        var parameters = string.Concat(Enumerable.Range(0, 20_000).Select(i => $";\r\n p{i}=v"));
+        var message = System.Text.Encoding.ASCII.GetBytes(
+            "Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nplain\r\n"
+            + $"--b\r\nContent-Type: text/x-amp-html{parameters}\r\n\r\n<html amp4email></html>\r\n--b--\r\n");
+
+        var result = AmpNormalizer.Normalize(message, new MimeLimits(), new AmpOptions());
+
+        Assert.Equal(AmpVerdict.Reject, result.Verdict);
+        Assert.Equal("mime-limit", result.RejectCode);
+        Assert.Equal(MimeParseStatus.ParameterCountExceeded, result.Parsed!.Status);
+        Assert.Contains("MaxParametersPerField (100)", result.RejectText, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Normalize_NonAmpMessageOverLimits_PassesOnTheFastPath()
     {
         var message = Message(Mixed(Mixed(Mixed(Alt(Plain(), Html())))));
