@@ -25,8 +25,9 @@ public static class AmpNormalizer
         if (parsed.Status != MimeParseStatus.Ok)
         {
             string reason = parsed.Error ?? parsed.Status.ToString();
-            return new NormalizationResult(AmpVerdict.Reject, RuleCodes.MimeLimit,
-                ReplyText.Sanitize($"message structure crosses a MIME limit: {reason}"),
+            bool ambiguous = parsed.Status == MimeParseStatus.AmbiguousBoundary;
+            return new NormalizationResult(AmpVerdict.Reject, ambiguous ? RuleCodes.MimeAmbiguous : RuleCodes.MimeLimit,
+                ReplyText.Sanitize(ambiguous ? $"message structure is ambiguous: {reason}" : $"message structure crosses a MIME limit: {reason}"),
                 null, null, parsed, new MimeRewrite(), AmpRuleEngine.ContainsAmp(parsed.Root));
         }
 

@@ -22,14 +22,14 @@ internal static class HeaderValueParser
         ParseContentType(value, wantBoundary, int.MaxValue, out boundary, out _);
 
     /// <summary>
-    /// Parses a Content-Type value. <paramref name="tooManyParameters"/> is set, and parsing stops, when the
-    /// field has more than <paramref name="maxParameters"/> parameters.
+    /// Parses a Content-Type value. <paramref name="problem"/> says when the field has more than
+    /// <paramref name="maxParameters"/> parameters (parsing stopped there) or a boundary two parsers read apart.
     /// </summary>
     public static ContentType? ParseContentType(
-        ReadOnlySpan<byte> value, bool wantBoundary, int maxParameters, out byte[]? boundary, out bool tooManyParameters)
+        ReadOnlySpan<byte> value, bool wantBoundary, int maxParameters, out byte[]? boundary, out FieldProblem problem)
     {
         boundary = null;
-        tooManyParameters = false;
+        problem = FieldProblem.None;
         var i = 0;
         SkipCfws(value, ref i);
         var type = ReadToken(value, ref i);
@@ -48,7 +48,7 @@ internal static class HeaderValueParser
         }
 
         var mediaType = MediaTypeNames.Lower(type);
-        var parameters = ParseParameters(value, i, wantBoundary && mediaType == "multipart", maxParameters, out boundary, out tooManyParameters);
+        var parameters = ParseParameters(value, i, wantBoundary && mediaType == "multipart", maxParameters, out boundary, out problem);
         return new ContentType(mediaType, MediaTypeNames.Lower(subType), parameters);
     }
 
@@ -65,10 +65,10 @@ internal static class HeaderValueParser
         ParseParameters(value, i, wantBoundary, int.MaxValue, out boundary, out _);
 
     internal static KeyValuePair<string, string>[] ParseParameters(
-        ReadOnlySpan<byte> value, int i, bool wantBoundary, int maxParameters, out byte[]? boundary, out bool tooMany)
+        ReadOnlySpan<byte> value, int i, bool wantBoundary, int maxParameters, out byte[]? boundary, out FieldProblem problem)
     {
         boundary = null;
-        tooMany = false;
+        problem = FieldProblem.None;
         List<RawParameter>? raw = null;
         ParseWork.Add(value.Length - i);
         while (true)
@@ -109,12 +109,19 @@ internal static class HeaderValueParser
                 }
 
                 bytes = value[start..i].ToArray();
+                if (wantBoundary && problem == FieldProblem.None && UnquotedValueRunsOn(value, i)
+                    && System.Text.Ascii.EqualsIgnoreCase(name.TrimEnd((byte)'*'), "boundary"u8))
+                {
+                    // "boundary=foo bar": RFC 2046 needs quotes here. Some parsers take "foo", others "foo bar",
+                    // and a message can carry delimiter lines for each: no one tree can be vouched for.
+                    problem = FieldProblem.AmbiguousBoundary;
+                }
             }
 
             raw ??= new List<RawParameter>(2);
             if (raw.Count == maxParameters)
             {
-                tooMany = true;
+                problem = FieldProblem.TooManyParameters;
                 break;
             }
 
@@ -365,6 +372,13 @@ internal static class HeaderValueParser
         return result.AsSpan(0, n).ToArray();
     }
 
+    /// <summary>Whether more than comments and white space follow an unquoted value before the next ';'.</summary>
+    private static bool UnquotedValueRunsOn(ReadOnlySpan<byte> value, int i)
+    {
+        SkipCfws(value, ref i);
+        return i < value.Length && value[i] != (byte)';';
+    }
+
     private static void SkipPastSemicolon(ReadOnlySpan<byte> value, ref int i)
     {
         while (i < value.Length && value[i] != (byte)';')
@@ -492,4 +506,16 @@ internal static class HeaderValueParser
             return new() { BaseName = MediaTypeNames.Lower(name), Section = -1, Encoded = false, Value = value, Arrival = arrival };
         }
     }
+}
+
+/// <summary>What made a structured field unreadable as one tree.</summary>
+internal enum FieldProblem
+{
+    None,
+
+    /// <summary>More parameters than the cap; the rest were not read.</summary>
+    TooManyParameters,
+
+    /// <summary>An unquoted boundary followed by more text before the next ';'.</summary>
+    AmbiguousBoundary,
 }

@@ -7,4 +7,7 @@ public enum MimeParseStatus
     PartCountExceeded,
     HeaderBlockTooLarge,
     ParameterCountExceeded,
+
+    /// <summary>A multipart's boundary reads differently in different parsers (unquoted, with a space in it).</summary>
+    AmbiguousBoundary,
 }

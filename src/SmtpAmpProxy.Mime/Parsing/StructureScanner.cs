@@ -309,6 +309,7 @@ internal ref struct StructureScanner
         var current = Field.None;
         var seenField = false;
         var blankLine = false;
+        var lenient = false;
 
         while (p < len)
         {
@@ -354,9 +355,17 @@ internal ref struct StructureScanner
                 {
                     field = Field.None; // mbox envelope line before the header of a stored message
                 }
+                else if (!s[p..].StartsWith("--"u8) && (lenient || ContentTypeFollows(p, window)))
+                {
+                    // Not a field, but a Content-Type comes before the blank line. Parsers disagree: Python's email
+                    // and MimeKit start the body here, others skip the line and keep reading fields. The reading
+                    // that sees the Content-Type is the one that can find an AMP part, so it is the one judged.
+                    lenient = true;
+                    field = Field.Other;
+                }
                 else
                 {
-                    body = p; // not a field: RFC 5322 has no room for it, so the body starts here
+                    body = p; // not a field, and no field follows that could change the part's type: the body starts here
                     blankLine = true;
                     break;
                 }
@@ -429,7 +438,10 @@ internal ref struct StructureScanner
         return blankLine ? HeaderEnd.Body : HeaderEnd.End;
     }
 
-    /// <summary>False when the Content-Type crosses <see cref="MimeLimits.MaxParametersPerField"/>: the scan stops there.</summary>
+    /// <summary>
+    /// False when the Content-Type crosses <see cref="MimeLimits.MaxParametersPerField"/> or has an ambiguous
+    /// boundary: the scan stops there.
+    /// </summary>
     private bool ApplyFields(MimeEntity entity, bool digestParent, Range contentType, Range transferEncoding, Range disposition)
     {
         var s = _src;
@@ -437,11 +449,20 @@ internal ref struct StructureScanner
         byte[]? boundary = null;
         if (!contentType.Equals(default(Range)))
         {
-            type = HeaderValueParser.ParseContentType(s[contentType], wantBoundary: true, _limits.MaxParametersPerField, out boundary, out var tooMany);
-            if (tooMany)
+            type = HeaderValueParser.ParseContentType(s[contentType], wantBoundary: true, _limits.MaxParametersPerField, out boundary, out var problem);
+            if (problem != FieldProblem.None)
             {
-                Fail(MimeParseStatus.ParameterCountExceeded,
-                    $"Content-Type at {entity.Path} (offset {entity.Offset}) has more than MaxParametersPerField ({_limits.MaxParametersPerField}) parameters");
+                if (problem == FieldProblem.TooManyParameters)
+                {
+                    Fail(MimeParseStatus.ParameterCountExceeded,
+                        $"Content-Type at {entity.Path} (offset {entity.Offset}) has more than MaxParametersPerField ({_limits.MaxParametersPerField}) parameters");
+                }
+                else
+                {
+                    Fail(MimeParseStatus.AmbiguousBoundary,
+                        $"Content-Type at {entity.Path} (offset {entity.Offset}) has an unquoted boundary with more text after it; parsers read it differently");
+                }
+
                 entity.BodyOffset = s.Length;
                 return false;
             }
@@ -465,6 +486,39 @@ internal ref struct StructureScanner
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Whether a Content-Type field line follows the line at <paramref name="p"/> before a blank line, a line
+    /// starting "--" or the end of the header window. Called at most once per header block, on bytes that block
+    /// then takes as header or as the start of its body: the look-ahead adds at most one more pass over them.
+    /// </summary>
+    private readonly bool ContentTypeFollows(int p, int window)
+    {
+        var s = _src;
+        var q = p;
+        while (q < window)
+        {
+            var nl = s[q..window].IndexOf((byte)'\n');
+            var next = nl < 0 ? window : q + nl + 1;
+            ParseWork.Add(next - q);
+            if (q > p)
+            {
+                if (s[q] is (byte)'\r' or (byte)'\n' || s[q..].StartsWith("--"u8))
+                {
+                    return false;
+                }
+
+                if (HeaderReader.FieldColon(s, q, next, out var nameEnd) >= 0 && Identify(s[q..nameEnd]) == Field.ContentType)
+                {
+                    return true;
+                }
+            }
+
+            q = next;
+        }
+
+        return false;
     }
 
     private HeaderEnd TooLarge(MimeEntity entity)

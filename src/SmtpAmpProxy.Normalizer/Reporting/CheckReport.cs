@@ -148,6 +148,7 @@ public static class CheckReport
         MimeParseStatus.PartCountExceeded => "part-count-exceeded",
         MimeParseStatus.HeaderBlockTooLarge => "header-block-too-large",
         MimeParseStatus.ParameterCountExceeded => "parameter-count-exceeded",
+        MimeParseStatus.AmbiguousBoundary => "ambiguous-boundary",
         _ => status.ToString(),
     };
 }

@@ -123,11 +123,17 @@ internal sealed class AmpRuleEngine
     {
         var children = alt.Children;
         int n = children.Count;
-        int ampCount = 0, lastAmp = -1, firstHtml = -1;
+        int ampCount = 0, lastAmp = -1, firstHtml = -1, lastPart = -1;
         bool hasFallback = false;
         for (int i = 0; i < n; i++)
         {
             var child = children[i];
+            if (PartKinds.IsVoid(child))
+            {
+                continue;
+            }
+
+            lastPart = i;
             if (PartKinds.IsAmp(child))
             {
                 ampCount++;
@@ -150,7 +156,7 @@ internal sealed class AmpRuleEngine
         }
 
         // Compliant alternatives, nearly all AMP mail, leave here once their one document is checked.
-        bool misordered = firstHtml >= 0 ? lastAmp > firstHtml : lastAmp == n - 1;
+        bool misordered = firstHtml >= 0 ? lastAmp > firstHtml : lastAmp == lastPart;
         if (ampCount == 1 && hasFallback && !misordered)
         {
             if (CheckDocument(children[lastAmp], alt, canStrip: true))
@@ -217,7 +223,7 @@ internal sealed class AmpRuleEngine
                 string parts = Names(children, late);
                 if (decision == Decision.Repair)
                 {
-                    order.RemoveAll(late.Contains);
+                    order.RemoveAll(new HashSet<int>(late).Contains);
                     order.InsertRange(anchor, late);
                     AddAction(RuleCodes.AfterHtml, $"moved {parts} before part {children[firstHtml].Path} in {alt.Path}");
                 }
@@ -228,18 +234,18 @@ internal sealed class AmpRuleEngine
                 }
             }
         }
-        else if (order.Count > 0 && IsAmpAt(order[^1]))
+        else if (order.FindLastIndex(k => !PartKinds.IsVoid(children[k])) is int lastKept and >= 0 && IsAmpAt(order[lastKept]))
         {
-            int lastOther = order.FindLastIndex(k => !IsAmpAt(k));
+            int lastOther = order.FindLastIndex(k => !IsAmpAt(k) && !PartKinds.IsVoid(children[k]));
             if (lastOther >= 0)
             {
-                var tail = order.GetRange(lastOther + 1, order.Count - lastOther - 1);
+                var tail = order.Skip(lastOther + 1).Where(IsAmpAt).ToList();
                 var decision = Decide(ToOutcome(_options.OnLast), signer);
                 string parts = Names(children, tail);
                 if (decision == Decision.Repair)
                 {
                     string anchor = children[order[lastOther]].Path;
-                    order.RemoveRange(lastOther + 1, tail.Count);
+                    order.RemoveAll(new HashSet<int>(tail).Contains);
                     order.InsertRange(lastOther, tail);
                     AddAction(RuleCodes.Last, $"moved {parts} before part {anchor} in {alt.Path}");
                 }

@@ -13,6 +13,13 @@ internal static class PartKinds
 
     public static bool IsPlain(MimeEntity e) => e.ContentType.Is("text", "plain");
 
+    /// <summary>
+    /// A part of zero bytes: two delimiter lines in a row. Some parsers list it as an empty text/plain part,
+    /// others drop it; counted as a fallback or as the part after an AMP part it would let an alternative
+    /// through that a dropping reader sees without one, so the rules look through it.
+    /// </summary>
+    public static bool IsVoid(MimeEntity e) => e.Length == 0;
+
     /// <summary>Containers whose bytes a signature covers or a key hides (RFC 1847, RFC 8551).</summary>
     public static bool IsSignedOrEncrypted(MimeEntity e) =>
         e.ContentType.Is("multipart", "signed")

@@ -4,6 +4,7 @@ namespace SmtpAmpProxy.Normalizer;
 internal static class RuleCodes
 {
     public const string MimeLimit = "mime-limit";
+    public const string MimeAmbiguous = "mime-ambiguous";
     public const string Misplaced = "amp-misplaced";
     public const string NoFallback = "amp-no-fallback";
     public const string Duplicate = "amp-duplicate";
@@ -24,7 +25,7 @@ internal static class RuleCodes
     /// </summary>
     public static int RejectPriority(string code) => code switch
     {
-        MimeLimit => 0,
+        MimeLimit or MimeAmbiguous => 0,
         Misplaced => 1,
         NoFallback => 2,
         Duplicate => 3,

@@ -36,10 +36,30 @@ public sealed class HeaderBlockTests
     [Fact]
     public void Parse_NonFieldLineBeforeBlankLine_BodyStartsThere()
     {
-        var source = MimeTest.Crlf("Subject: x\nthis is not a field\nContent-Type: text/html\n\nbody\n");
+        var source = MimeTest.Crlf("Subject: x\nthis is not a field\nX-Other: y\n\nbody\n");
         var root = MimeTest.Parse(source).Root;
         Assert.Equal("Subject: x\r\n", MimeTest.Text(root.HeaderBytes));
         Assert.Equal("text/plain", root.ContentType.MimeType);
+    }
+
+    [Fact]
+    public void Parse_NonFieldLineThenContentType_LineSkippedContentTypeRead()
+    {
+        // README, "Ambiguous MIME": the reading that sees the Content-Type is judged.
+        var source = MimeTest.Crlf("Subject: x\nthis is not a field\nContent-Type: text/html\n\nbody\n");
+        var root = MimeTest.Parse(source).Root;
+        Assert.Equal("Subject: x\r\nthis is not a field\r\nContent-Type: text/html\r\n\r\n", MimeTest.Text(root.HeaderBytes));
+        Assert.Equal("text/html", root.ContentType.MimeType);
+    }
+
+    [Fact]
+    public void Parse_DelimiterLikeLineThenContentType_BodyStartsAtIt()
+    {
+        var source = MimeTest.Crlf("Content-Type: multipart/mixed; boundary=e\n--e\nContent-Type: text/plain\n\nx\n--e--\n");
+        var root = MimeTest.Parse(source).Root;
+        Assert.Equal("multipart/mixed", root.ContentType.MimeType);
+        Assert.Single(root.Children);
+        Assert.Equal("text/plain", root.Children[0].ContentType.MimeType);
     }
 
     [Fact]
