@@ -5,7 +5,7 @@ namespace SmtpAmpProxy.Logging;
 /// <summary>
 /// The appliance's log events. Event ids: 1000–1999 SMTP server, 2000–2999 SMTP client,
 /// 3000–3999 this project (3000–3099 start and stop, 3100–3199 message outcomes, 3200–3299 HTTP
-/// endpoints in Http/HttpLog.cs).
+/// endpoints in Http/HttpLog.cs), 4000–4999 the queue (SmtpAmpProxy.Queue, QueueLog.cs).
 /// One <see cref="MessageOutcome"/> line per message is what operators filter with jq:
 /// <c>jq 'select(.EventId == 3100 and .State.Outcome == "rejected")'</c>.
 /// </summary>

@@ -1,0 +1,350 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace SmtpAmpProxy.Queue.Spool;
+
+/// <summary>
+/// The durable part of the queue: per message a content file (<c>ID.eml</c>) and an envelope and
+/// state file (<c>ID.json</c>) in <c>queue/</c>. Both are written in <c>tmp/</c>, fsync'ed, renamed
+/// into <c>queue/</c> content first, and the folder is fsync'ed; the state file's presence is the
+/// commit point, so a crash at any step leaves either a whole message or debris that
+/// <see cref="Open"/> removes. State updates replace the state file by the same write-sync-rename.
+/// </summary>
+internal sealed class MessageSpool : IDisposable
+{
+    private const string QueueFolder = "queue";
+    private const string TempFolder = "tmp";
+    private const string CorruptFolder = "corrupt";
+    private const string LockFile = "lock";
+    private const string ContentExtension = ".eml";
+    private const string StateExtension = ".json";
+
+    private readonly string _queue;
+    private readonly string _temp;
+    private readonly long _maxBytes;
+    private readonly ILogger _logger;
+    private readonly DirectorySync _queueSync;
+    private readonly Dictionary<string, long> _charged = [];
+    private readonly Lock _lock = new();
+    private long _bytes;
+    private FileStream? _lockHandle;
+
+    private MessageSpool(string root, long maxBytes, ILogger logger)
+    {
+        Root = root;
+        _queue = Path.Combine(root, QueueFolder);
+        _temp = Path.Combine(root, TempFolder);
+        _maxBytes = maxBytes;
+        _logger = logger;
+        _queueSync = new DirectorySync(_queue);
+    }
+
+    public string Root { get; }
+
+    /// <summary>Bytes held by accepted messages (content and state), what <see cref="QueueOptions.MaxBytes"/> limits.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>
+    /// Opens (creating if needed) the spool at <see cref="QueueOptions.Directory"/>, removes what a
+    /// crash left half-written, and returns every accepted message found.
+    /// </summary>
+    public static MessageSpool Open(QueueOptions options, ILogger logger, out List<QueuedMessage> recovered)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var spool = new MessageSpool(Path.GetFullPath(options.Directory), options.MaxBytes, logger);
+        Directory.CreateDirectory(spool._queue);
+        Directory.CreateDirectory(spool._temp);
+        spool._lockHandle = TryLock(spool.Root)
+            ?? throw new IOException($"The spool {spool.Root} is in use by another instance (one spool per instance).");
+        try
+        {
+            recovered = spool.Recover();
+        }
+        catch
+        {
+            spool.Dispose();
+            throw;
+        }
+
+        return spool;
+    }
+
+    /// <summary>
+    /// The spool's lock, or null while another process holds it. .NET takes an advisory flock(2) for
+    /// <see cref="FileShare.None"/> on Unix, released by the kernel when the holder dies, even by SIGKILL.
+    /// </summary>
+    public static FileStream? TryLock(string directory)
+    {
+        try
+        {
+            return new FileStream(Path.Combine(directory, LockFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Removes a message from a spool nobody runs (the caller holds <see cref="TryLock"/>).</summary>
+    public static bool RemoveOffline(string directory, string id)
+    {
+        if (!QueueId.IsValid(id))
+        {
+            return false;
+        }
+
+        string state = Path.Combine(directory, QueueFolder, id + StateExtension);
+        if (!File.Exists(state))
+        {
+            return false;
+        }
+
+        File.Delete(state);
+        File.Delete(Path.Combine(directory, QueueFolder, id + ContentExtension));
+        Fsync.Directory(Path.Combine(directory, QueueFolder));
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _lockHandle?.Dispose();
+        _lockHandle = null;
+    }
+
+    /// <summary>Reads the accepted messages of a spool without changing anything (for <c>queue list</c> beside a running instance).</summary>
+    public static List<QueuedMessage> ReadAll(string directory)
+    {
+        string queue = Path.Combine(directory, QueueFolder);
+        var messages = new List<QueuedMessage>();
+        if (!Directory.Exists(queue))
+        {
+            return messages;
+        }
+
+        foreach (string state in Directory.EnumerateFiles(queue, "*" + StateExtension))
+        {
+            if (TryRead(state) is { } message)
+            {
+                messages.Add(message);
+            }
+        }
+
+        messages.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        return messages;
+    }
+
+    public static QueuedMessage? ReadOne(string directory, string id) =>
+        QueueId.IsValid(id) ? TryRead(Path.Combine(directory, QueueFolder, id + StateExtension)) : null;
+
+    public string ContentPath(string id) => Path.Combine(_queue, id + ContentExtension);
+
+    /// <summary>
+    /// Writes a new message durably. Returns <see cref="EnqueueStatus.Accepted"/> only after the content,
+    /// the state and the folder entry naming them are on the device; otherwise nothing is left behind.
+    /// </summary>
+    /// <param name="ignoreLimit">For notifications: a bounce is small and must not be lost because the spool is full.</param>
+    public async Task<EnqueueResult> WriteAsync(QueuedMessage message, IReadOnlyList<ReadOnlyMemory<byte>> content, bool ignoreLimit, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(content);
+        byte[] state = JsonSerializer.SerializeToUtf8Bytes(message, SpoolJson.Default.QueuedMessage);
+        long charge = message.Size + state.Length;
+        if (!TryCharge(charge, ignoreLimit))
+        {
+            return new EnqueueResult(EnqueueStatus.SpoolFull, null, $"spool holds {Bytes} of {_maxBytes} bytes");
+        }
+
+        string tempContent = Path.Combine(_temp, message.Id + ContentExtension);
+        string tempState = Path.Combine(_temp, message.Id + StateExtension);
+        bool committed = false;
+        try
+        {
+            await WriteSyncedAsync(tempContent, content, message.Size, ct).ConfigureAwait(false);
+            await WriteSyncedAsync(tempState, [state], state.Length, ct).ConfigureAwait(false);
+            File.Move(tempContent, ContentPath(message.Id));
+            File.Move(tempState, StatePath(message.Id));
+            committed = true;
+            await _queueSync.SyncAsync().ConfigureAwait(false);
+            lock (_lock)
+            {
+                _charged[message.Id] = charge;
+            }
+
+            return new EnqueueResult(EnqueueStatus.Accepted, message.Id, null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            Interlocked.Add(ref _bytes, -charge);
+            TryDelete(tempContent);
+            TryDelete(tempState);
+            if (committed)
+            {
+                // Renamed but not known durable: the sender hears 4xx and sends again, so this copy must go.
+                TryDelete(StatePath(message.Id));
+                TryDelete(ContentPath(message.Id));
+            }
+
+            if (e is OperationCanceledException)
+            {
+                throw;
+            }
+
+            QueueLog.WriteFailed(_logger, message.Id, e.Message);
+            return new EnqueueResult(IsOutOfSpace(e) ? EnqueueStatus.DiskFull : EnqueueStatus.Failed, null, e.Message);
+        }
+    }
+
+    /// <summary>Replaces a message's state file (after a delivery attempt). Atomic: a crash leaves the old or the new state.</summary>
+    public async Task SaveStateAsync(QueuedMessage message, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        byte[] state = JsonSerializer.SerializeToUtf8Bytes(message, SpoolJson.Default.QueuedMessage);
+        string temp = Path.Combine(_temp, $"{message.Id}.{Guid.NewGuid():N}{StateExtension}");
+        try
+        {
+            await WriteSyncedAsync(temp, [state], state.Length, ct).ConfigureAwait(false);
+            File.Move(temp, StatePath(message.Id), overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+
+        await _queueSync.SyncAsync().ConfigureAwait(false);
+        lock (_lock)
+        {
+            long charge = message.Size + state.Length;
+            if (_charged.TryGetValue(message.Id, out long old))
+            {
+                Interlocked.Add(ref _bytes, charge - old);
+            }
+
+            _charged[message.Id] = charge;
+        }
+    }
+
+    /// <summary>Removes a message: the state file first, so a crash half-way leaves content that <see cref="Open"/> removes.</summary>
+    public async Task RemoveAsync(string id)
+    {
+        File.Delete(StatePath(id));
+        File.Delete(ContentPath(id));
+        await _queueSync.SyncAsync().ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (_charged.Remove(id, out long charge))
+            {
+                Interlocked.Add(ref _bytes, -charge);
+            }
+        }
+    }
+
+    public Task<byte[]> ReadContentAsync(string id, CancellationToken ct) => File.ReadAllBytesAsync(ContentPath(id), ct);
+
+    private string StatePath(string id) => Path.Combine(_queue, id + StateExtension);
+
+    private bool TryCharge(long charge, bool ignoreLimit)
+    {
+        long after = Interlocked.Add(ref _bytes, charge);
+        if (ignoreLimit || after <= _maxBytes)
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _bytes, -charge);
+        return false;
+    }
+
+    private static async Task WriteSyncedAsync(string path, IReadOnlyList<ReadOnlyMemory<byte>> content, long length, CancellationToken ct)
+    {
+        // Preallocating makes a full disk fail here, before any byte is written, on file systems that support it.
+        using SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, length);
+        await RandomAccess.WriteAsync(handle, content, 0, ct).ConfigureAwait(false);
+        Fsync.File(handle);
+    }
+
+    private List<QueuedMessage> Recover()
+    {
+        foreach (string debris in Directory.EnumerateFiles(_temp))
+        {
+            QueueLog.PartialFileRemoved(_logger, debris);
+            File.Delete(debris);
+        }
+
+        var recovered = new List<QueuedMessage>();
+        var contents = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string content in Directory.EnumerateFiles(_queue, "*" + ContentExtension))
+        {
+            contents.Add(Path.GetFileNameWithoutExtension(content));
+        }
+
+        foreach (string statePath in Directory.EnumerateFiles(_queue, "*" + StateExtension))
+        {
+            string id = Path.GetFileNameWithoutExtension(statePath);
+            if (!contents.Remove(id))
+            {
+                // The state is renamed after the content, so its content was never known durable: never accepted.
+                QueueLog.PartialFileRemoved(_logger, statePath);
+                File.Delete(statePath);
+                continue;
+            }
+
+            if (TryRead(statePath) is not { } message || message.Id != id)
+            {
+                // Written whole and synced before its rename, so this is damage, not a crash: keep it for a person.
+                string corrupt = Path.Combine(Root, CorruptFolder);
+                Directory.CreateDirectory(corrupt);
+                File.Move(statePath, Path.Combine(corrupt, id + StateExtension), overwrite: true);
+                File.Move(ContentPath(id), Path.Combine(corrupt, id + ContentExtension), overwrite: true);
+                QueueLog.CorruptStateMoved(_logger, id, corrupt);
+                continue;
+            }
+
+            long charge = new FileInfo(ContentPath(id)).Length + new FileInfo(statePath).Length;
+            _charged[id] = charge;
+            _bytes += charge;
+            recovered.Add(message);
+        }
+
+        foreach (string orphan in contents)
+        {
+            // Content renamed, state not yet: the sender never heard 250 for it.
+            string path = ContentPath(orphan);
+            QueueLog.PartialFileRemoved(_logger, path);
+            File.Delete(path);
+        }
+
+        Fsync.Directory(_queue);
+        recovered.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        return recovered;
+    }
+
+    private static QueuedMessage? TryRead(string statePath)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(statePath), SpoolJson.Default.QueuedMessage);
+        }
+        catch (Exception e) when (e is JsonException or IOException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsOutOfSpace(Exception e) =>
+        // ENOSPC (28) and EDQUOT (122) on Linux; ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
+        e.HResult is 28 or 122 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Debris in tmp/ is removed at the next start.
+        }
+    }
+}
