@@ -37,7 +37,7 @@ public sealed class DeliveryRepliesTests
     {
         var mail = new SmtpReply(553, "5.7.1", "Sender refused");
 
-        SmtpReply[] replies = DeliveryReplies.PerRecipient(new SmtpTransactionReplies(mail, [], null), 2);
+        SmtpReply[] replies = DeliveryReplies.PerRecipient(mail, [], null, 2);
 
         Assert.Equal([mail, mail], replies);
     }
@@ -47,7 +47,7 @@ public sealed class DeliveryRepliesTests
     {
         var refused = new SmtpReply(550, "5.1.1", "No such user");
 
-        SmtpReply[] replies = DeliveryReplies.PerRecipient(new SmtpTransactionReplies(Ok, [refused, Ok], Queued), 2);
+        SmtpReply[] replies = DeliveryReplies.PerRecipient(Ok, [refused, Ok], Queued, 2);
 
         Assert.Equal([refused, Queued], replies);
     }
@@ -55,7 +55,7 @@ public sealed class DeliveryRepliesTests
     [Fact]
     public void PerRecipient_AcceptedButDataNeverSent_Transient()
     {
-        SmtpReply[] replies = DeliveryReplies.PerRecipient(new SmtpTransactionReplies(Ok, [Ok], null), 1);
+        SmtpReply[] replies = DeliveryReplies.PerRecipient(Ok, [Ok], null, 1);
 
         Assert.True(replies[0].IsTransientFailure);
     }
@@ -66,7 +66,7 @@ public sealed class DeliveryRepliesTests
         var data = new SmtpReply(554, "5.6.0", "Content refused");
         var refused = new SmtpReply(450, "4.2.1", "Mailbox busy");
 
-        SmtpReply[] replies = DeliveryReplies.PerRecipient(new SmtpTransactionReplies(Ok, [Ok, refused], data), 2);
+        SmtpReply[] replies = DeliveryReplies.PerRecipient(Ok, [Ok, refused], data, 2);
 
         Assert.Equal([data, refused], replies);
     }
