@@ -61,6 +61,13 @@ internal sealed record ReadTree(string Kind, string MimeType, string? Boundary, 
                 return new(Multipart, type, multipart.Boundary, null, multipart.Select(c => FromMimeKit(c, source, ranges)).ToArray());
             case Kit.MessagePart:
                 var (start, end) = ranges[entity];
+                if (end > start && end < source.Length && source[end - 1] == '\r' && source[end] == '\n')
+                {
+                    // MimeKit's end offset of an inner message without a body can fall between the CR and LF
+                    // of the line end before the next delimiter; a line end is one unit to both readers.
+                    end--;
+                }
+
                 return new(Message, type, null, source[(int)start..(int)end], []);
             case Kit.MimePart part:
                 using (var content = new MemoryStream())
