@@ -1,13 +1,33 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 
 namespace SmtpAmpProxy.Smtp;
 
-/// <summary>An address block in CIDR notation ("10.0.0.0/8", "::1/128"); a bare address is a single host.</summary>
-public readonly record struct IpNetwork(IPAddress Prefix, int PrefixLength)
+/// <summary>
+/// A <see cref="IPNetwork"/> as operators write one in configuration. The BCL type does the matching;
+/// this wrapper adds only what it refuses or misses: a bare address is a single host, host bits after
+/// the prefix are cleared rather than refused ("10.9.8.7/8" is 10.0.0.0/8, as iptables reads it), a
+/// scope id ("fe80::1%eth0") is refused because it names an interface, not addresses, and IPv4-mapped
+/// IPv6 addresses (what a dual-stack socket reports for an IPv4 peer) match their IPv4 blocks.
+/// </summary>
+public readonly record struct IpNetwork
 {
+    private readonly IPNetwork _network;
+
+    // default(IPNetwork) reads as 0.0.0.0/0, every IPv4 address: an unset value must match nothing.
+    private readonly bool _set;
+
+    private IpNetwork(IPNetwork network)
+    {
+        _network = network;
+        _set = true;
+    }
+
+    public IPAddress Prefix => _network.BaseAddress;
+
+    public int PrefixLength => _network.PrefixLength;
+
     public static IpNetwork Parse(string cidr) =>
         TryParse(cidr, out var network)
             ? network
@@ -23,14 +43,13 @@ public readonly record struct IpNetwork(IPAddress Prefix, int PrefixLength)
 
         var text = s.AsSpan().Trim();
         var slash = text.IndexOf('/');
-        var addressText = slash < 0 ? text : text[..slash];
-        if (!IPAddress.TryParse(addressText, out var address)
-            || (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0))
+        if (!IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address)
+            || (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && address.ScopeId != 0))
         {
             return false;
         }
 
-        var maxLength = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        var maxLength = address.GetAddressBytes().Length * 8;
         var length = maxLength;
         if (slash >= 0)
         {
@@ -43,54 +62,26 @@ public readonly record struct IpNetwork(IPAddress Prefix, int PrefixLength)
             }
         }
 
-        n = new IpNetwork(Mask(address, length), length);
+        // "::ffff:10.0.0.0/104" is the IPv4 block 10.0.0.0/8 written the IPv6 way.
+        if (address.IsIPv4MappedToIPv6 && length >= 96)
+        {
+            address = address.MapToIPv4();
+            length -= 96;
+        }
+
+        n = new IpNetwork(new IPNetwork(ClearHostBits(address, length), length));
         return true;
     }
 
-    /// <summary>
-    /// True when <paramref name="a"/> lies in this block. IPv4-mapped IPv6 addresses (what a dual-stack
-    /// socket reports for an IPv4 peer) are compared as IPv4, so "127.0.0.0/8" also covers "::ffff:127.0.0.1".
-    /// </summary>
     public bool Contains(IPAddress a)
     {
         ArgumentNullException.ThrowIfNull(a);
-        if (Prefix is null)
-        {
-            return false;
-        }
-
-        var prefix = Prefix.IsIPv4MappedToIPv6 ? Prefix.MapToIPv4() : Prefix;
-        var prefixLength = Prefix.IsIPv4MappedToIPv6 ? Math.Max(0, PrefixLength - 96) : PrefixLength;
-        var address = a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
-        if (prefix.AddressFamily != address.AddressFamily)
-        {
-            return false;
-        }
-
-        Span<byte> left = stackalloc byte[16];
-        Span<byte> right = stackalloc byte[16];
-        prefix.TryWriteBytes(left, out var count);
-        address.TryWriteBytes(right, out _);
-        var bits = Math.Clamp(prefixLength, 0, count * 8);
-        var whole = bits / 8;
-        if (!left[..whole].SequenceEqual(right[..whole]))
-        {
-            return false;
-        }
-
-        var rest = bits % 8;
-        if (rest == 0)
-        {
-            return true;
-        }
-
-        var mask = (byte)(0xFF << (8 - rest));
-        return (left[whole] & mask) == (right[whole] & mask);
+        return _set && _network.Contains(a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a);
     }
 
-    public override string ToString() => $"{Prefix}/{PrefixLength}";
+    public override string ToString() => _network.ToString();
 
-    private static IPAddress Mask(IPAddress address, int length)
+    private static IPAddress ClearHostBits(IPAddress address, int length)
     {
         var bytes = address.GetAddressBytes();
         for (var i = 0; i < bytes.Length; i++)

@@ -18,6 +18,9 @@ public sealed class IpNetworkTests
     [InlineData("2001:db8::/33", "2001:db8:8000::1", false)]
     [InlineData("10.1.2.3", "10.1.2.3", true)]
     [InlineData("10.1.2.3", "10.1.2.4", false)]
+    [InlineData("::ffff:10.0.0.0/104", "10.200.0.1", true)]
+    [InlineData("::ffff:10.0.0.0/104", "11.0.0.1", false)]
+    [InlineData("::ffff:127.0.0.1/128", "127.0.0.1", true)]
     public void Contains_Address_MatchesPrefix(string cidr, string address, bool expected) =>
         Assert.Equal(expected, IpNetwork.Parse(cidr).Contains(IPAddress.Parse(address)));
 
@@ -30,10 +33,18 @@ public sealed class IpNetworkTests
     [InlineData("10.0.0.0/+8")]
     [InlineData("not an ip/8")]
     [InlineData("10.0.0.0/8/8")]
+    [InlineData("fe80::1%2/64")]
+    [InlineData("fe80::1%2")]
     public void TryParse_Invalid_ReturnsFalse(string text) => Assert.False(IpNetwork.TryParse(text, out _));
 
     [Fact]
     public void Parse_HostBitsSet_AreMasked() => Assert.Equal("10.0.0.0/8", IpNetwork.Parse("10.9.8.7/8").ToString());
+
+    [Fact]
+    public void Parse_Ipv6HostBitsSet_AreMasked() => Assert.Equal("2001:db8::/32", IpNetwork.Parse("2001:db8:1:2::5/32").ToString());
+
+    [Fact]
+    public void Contains_DefaultValue_MatchesNothing() => Assert.False(default(IpNetwork).Contains(IPAddress.Loopback));
 
     [Fact]
     public void Parse_Invalid_ThrowsFormatExceptionNamingInput() =>
