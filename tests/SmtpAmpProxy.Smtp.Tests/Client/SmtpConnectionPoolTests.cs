@@ -198,7 +198,7 @@ public sealed class SmtpConnectionPoolTests
     [Fact]
     public async Task Sweep_IdlePastIdleTimeout_ClosedWithQuitAndReplacedOnNextRent()
     {
-        var time = new ClientManualTimeProvider();
+        var time = new ServerTestTime();
         await using var upstream = new AcceptingUpstream();
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions { IdleTimeout = TimeSpan.FromSeconds(30) }, time);
         SmtpClientConnection connection = await pool.RentAsync(Ct);
@@ -221,7 +221,7 @@ public sealed class SmtpConnectionPoolTests
     [Fact]
     public async Task Rent_IdleLongerThanProbeAfterIdle_ProbesWithNoopThenReuses()
     {
-        var time = new ClientManualTimeProvider();
+        var time = new ServerTestTime();
         await using var upstream = new AcceptingUpstream();
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions { IdleTimeout = TimeSpan.FromMinutes(5), ProbeAfterIdle = TimeSpan.FromSeconds(5) }, time);
         SmtpClientConnection connection = await pool.RentAsync(Ct);

@@ -1,18 +1,20 @@
+using Microsoft.Extensions.Time.Testing;
+
 namespace SmtpAmpProxy.Smtp.Tests.Support;
 
-/// <summary>Virtual time: timers fire only when the test calls <see cref="Advance"/>.</summary>
-internal sealed class ServerTestTime : TimeProvider
+/// <summary>
+/// <see cref="FakeTimeProvider"/> that also says which timers are armed, so a test can wait until the
+/// server has armed (or re-armed) a deadline before it moves time past it, instead of racing it.
+/// </summary>
+internal class ServerTestTime : FakeTimeProvider
 {
     private readonly Lock _gate = new();
-    private readonly List<Timer> _timers = [];
-    private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private readonly List<TrackedTimer> _timers = [];
+    private int _armings;
 
-    public override DateTimeOffset GetUtcNow()
+    public ServerTestTime()
+        : base(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
     {
-        lock (_gate)
-        {
-            return _now;
-        }
     }
 
     /// <summary>Timers that will fire at some virtual time (armed with a finite due time).</summary>
@@ -24,6 +26,18 @@ internal sealed class ServerTestTime : TimeProvider
             {
                 return _timers.Count(t => t.DueAt is not null);
             }
+        }
+    }
+
+    /// <summary>How many times any timer was set to a finite due time.</summary>
+    public int Armings => Volatile.Read(ref _armings);
+
+    /// <summary>Armed timers that were set to fire <paramref name="dueTime"/> after they were armed.</summary>
+    public int ArmedFor(TimeSpan dueTime)
+    {
+        lock (_gate)
+        {
+            return _timers.Count(t => t.DueAt is not null && t.DueTime == dueTime);
         }
     }
 
@@ -53,50 +67,56 @@ internal sealed class ServerTestTime : TimeProvider
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var timer = new Timer(this, callback, state);
+        var tracked = new TrackedTimer(this);
         lock (_gate)
         {
-            _timers.Add(timer);
+            _timers.Add(tracked);
         }
 
-        timer.Change(dueTime, period);
-        return timer;
+        tracked.Note(dueTime, period);
+        tracked.Inner = base.CreateTimer(s => tracked.Fire(callback, s), state, dueTime, period);
+        return tracked;
     }
 
-    public void Advance(TimeSpan by)
+    private sealed class TrackedTimer(ServerTestTime owner) : ITimer
     {
-        List<Timer> due;
-        lock (_gate)
-        {
-            _now += by;
-            due = [.. _timers.Where(t => t.DueAt <= _now)];
-            foreach (var timer in due)
-            {
-                timer.DueAt = null;
-            }
-        }
+        private TimeSpan _period = Timeout.InfiniteTimeSpan;
 
-        foreach (var timer in due)
-        {
-            timer.Fire();
-        }
-    }
+        public ITimer Inner { get; set; } = null!;
 
-    private sealed class Timer(ServerTestTime owner, TimerCallback callback, object? state) : ITimer
-    {
-        public DateTimeOffset? DueAt { get; set; }
+        public DateTimeOffset? DueAt { get; private set; }
 
-        public bool Change(TimeSpan dueTime, TimeSpan period)
+        public TimeSpan DueTime { get; private set; }
+
+        public void Note(TimeSpan dueTime, TimeSpan period)
         {
             lock (owner._gate)
             {
-                DueAt = dueTime == Timeout.InfiniteTimeSpan ? null : owner._now + dueTime;
+                DueTime = dueTime;
+                _period = period;
+                DueAt = dueTime == Timeout.InfiniteTimeSpan ? null : owner.GetUtcNow() + dueTime;
+                if (DueAt is not null)
+                {
+                    owner._armings++;
+                }
             }
-
-            return true;
         }
 
-        public void Fire() => callback(state);
+        public void Fire(TimerCallback callback, object? state)
+        {
+            lock (owner._gate)
+            {
+                DueAt = _period == Timeout.InfiniteTimeSpan || _period == TimeSpan.Zero ? null : owner.GetUtcNow() + _period;
+            }
+
+            callback(state);
+        }
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            Note(dueTime, period);
+            return Inner.Change(dueTime, period);
+        }
 
         public void Dispose()
         {
@@ -104,6 +124,8 @@ internal sealed class ServerTestTime : TimeProvider
             {
                 owner._timers.Remove(this);
             }
+
+            Inner.Dispose();
         }
 
         public ValueTask DisposeAsync()
