@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using SmtpAmpProxy.Cli;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Hosting;
@@ -30,21 +31,20 @@ internal static class Program
         try
         {
             var configuration = ProxyConfiguration.Load(args);
-            var errors = ProxyOptionsValidator.Validate(configuration.Options, configuration.ContentRoot);
-            if (errors.Count > 0)
-            {
-                foreach (var error in errors)
-                {
-                    await Console.Error.WriteLineAsync($"smtp-amp-proxy: configuration error: {error}").ConfigureAwait(false);
-                }
-
-                return ExitConfigurationError;
-            }
-
             SocketCompletions.Apply(configuration.Options.Performance.InlineSocketCompletions);
             using var host = ProxyHost.Build(configuration);
+            host.Services.ValidateProxyOptions();
             await host.RunAsync().ConfigureAwait(false);
             return 0;
+        }
+        catch (OptionsValidationException e)
+        {
+            foreach (var failure in e.Failures)
+            {
+                await Console.Error.WriteLineAsync($"smtp-amp-proxy: configuration error: {failure}").ConfigureAwait(false);
+            }
+
+            return ExitConfigurationError;
         }
         catch (ConfigurationException e)
         {

@@ -255,7 +255,11 @@ public sealed partial class SmtpServer : IAsyncDisposable
         }
 
         var id = Interlocked.Increment(ref _nextSessionId);
-        var info = new SmtpSessionInfo(id, remote, local) { ClientAddressUnknown = clientAddressUnknown };
+        var info = new SmtpSessionInfo(id, remote, local)
+        {
+            ClientAddressUnknown = clientAddressUnknown,
+            RelayByNetwork = _options.Access.ClientRelaysByNetwork(remote.Address, clientAddressUnknown),
+        };
         var session = new SmtpSession(_context, transport, tls, info, refusal);
         // Registered before it runs, so the session's own removal can never precede its registration;
         // started on the thread pool, so a slow TLS handshake never delays the next accept.

@@ -22,7 +22,7 @@ public sealed record SmtpListenerOptions
 
     /// <summary>
     /// True: every connection must start with a PROXY protocol header (v1 or v2) from one of
-    /// <see cref="SmtpServerOptions.ProxyProtocolTrustedNetworks"/>; its source address becomes the client's.
+    /// <see cref="RelayAccessPolicy.ProxyProtocolSources"/>; its source address becomes the client's.
     /// </summary>
     public bool ProxyProtocol { get; init; }
 }
@@ -40,10 +40,8 @@ public sealed record SmtpServerOptions
 
     public bool RequireTls { get; init; }
 
-    /// <summary>Relay is allowed from these without AUTH; everyone else gets 554 5.7.1 at RCPT (no open relay).</summary>
-    public IReadOnlyList<IpNetwork> AllowedNetworks { get; init; } = [];
-
-    public bool RequireAuth { get; init; }
+    /// <summary>Who may relay: networks, AUTH, PROXY header sources.</summary>
+    public RelayAccessPolicy Access { get; init; } = RelayAccessPolicy.Closed;
 
     /// <summary>False keeps passwords off plaintext connections (RFC 4954 section 4).</summary>
     public bool AllowAuthWithoutTls { get; init; }
@@ -113,12 +111,6 @@ public sealed record SmtpServerOptions
     public int MemoryBufferBytes { get; init; } = 1048576;
 
     public string? TempDirectory { get; init; }
-
-    /// <summary>
-    /// Load balancers allowed to send a PROXY header on a <see cref="SmtpListenerOptions.ProxyProtocol"/> listener.
-    /// Anyone else could claim any address (and so pass the relay check), so their connections are closed.
-    /// </summary>
-    public IReadOnlyList<IpNetwork> ProxyProtocolTrustedNetworks { get; init; } = [];
 
     /// <summary>For the whole PROXY header: a trusted peer that stalls must not hold a connection slot.</summary>
     public TimeSpan ProxyProtocolTimeout { get; init; } = TimeSpan.FromSeconds(5);

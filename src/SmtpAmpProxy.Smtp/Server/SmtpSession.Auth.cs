@@ -120,7 +120,7 @@ internal sealed partial class SmtpSession
         {
             try
             {
-                authenticated = await authenticator.AuthenticateAsync(user, password, _info.RemoteEndPoint.Address, _abort.Token);
+                authenticated = await authenticator.AuthenticateAsync(user, password, _info, _abort.Token);
             }
             catch (Exception ex) when (!_abort.IsCancellationRequested)
             {

@@ -26,7 +26,6 @@ internal sealed partial class SmtpSession
     private readonly TlsMode _tlsMode;
     private readonly SmtpSessionInfo _info;
     private readonly string? _refusal;
-    private readonly bool _relayByNetwork;
     private readonly CancellationTokenSource _abort = new();
     private CancellationTokenSource _timeout;
     private Stream _stream;
@@ -66,11 +65,6 @@ internal sealed partial class SmtpSession
         _input = PipeReader.Create(transport, ReaderOptions);
         _output = PipeWriter.Create(transport, WriterOptions);
         _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, context.Time);
-        var client = info.RemoteEndPoint.Address;
-        foreach (var network in _options.AllowedNetworks)
-        {
-            _relayByNetwork |= network.Contains(client) && !info.ClientAddressUnknown;
-        }
     }
 
     private enum ReadOutcome
@@ -250,7 +244,7 @@ internal sealed partial class SmtpSession
             return Step.Stay;
         }
 
-        if ((transition.Guards & SmtpGuard.Auth) != 0 && _options.RequireAuth && _info.AuthenticatedUser is null)
+        if ((transition.Guards & SmtpGuard.Auth) != 0 && _options.Access.RequireAuth && _info.AuthenticatedUser is null)
         {
             Reply(SmtpReplies.AuthRequired);
             return Step.Stay;
@@ -359,7 +353,7 @@ internal sealed partial class SmtpSession
         }
 
         var address = command.Argument!;
-        if (!_relayByNetwork && _info.AuthenticatedUser is null)
+        if (!_options.Access.MayRelay(_info))
         {
             ServerLog.RelayDenied(_context.Logger, _info.SessionId, _info.RemoteEndPoint, address);
             Reply(new SmtpReply(554, "5.7.1", $"<{address}>: Relay access denied"), serverMade: true);

@@ -16,6 +16,9 @@ public sealed record SmtpSessionInfo(long SessionId, IPEndPoint RemoteEndPoint, 
     /// balancer's own, so it must not grant relay by network (the real client may be anyone).
     /// </summary>
     public bool ClientAddressUnknown { get; init; }
+
+    /// <summary>The client may relay without AUTH; set by <see cref="RelayAccessPolicy.ClientRelaysByNetwork"/> only.</summary>
+    public bool RelayByNetwork { get; init; }
 }
 
 /// <summary>MAIL FROM parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8).</summary>
@@ -50,6 +53,7 @@ public interface ISmtpSessionHandlerFactory
 
 public interface ISmtpAuthenticator
 {
+    /// <param name="session">Who is asking: its address, and whether the access policy lets it relay by network.</param>
     /// <returns>The user name on success, null on failure.</returns>
-    ValueTask<string?> AuthenticateAsync(string user, string password, IPAddress client, CancellationToken ct);
+    ValueTask<string?> AuthenticateAsync(string user, string password, SmtpSessionInfo session, CancellationToken ct);
 }

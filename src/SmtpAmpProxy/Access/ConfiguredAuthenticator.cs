@@ -1,4 +1,3 @@
-using System.Net;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Smtp;
@@ -6,24 +5,21 @@ using SmtpAmpProxy.Smtp;
 namespace SmtpAmpProxy.Access;
 
 /// <summary>
-/// AUTH against the users in <c>Proxy:Access:Users</c>. With <c>AcceptAnyAuth</c>, a client on an
-/// allowed network that insists on logging in is let in whatever it sends: it could relay without
-/// AUTH anyway, and some legacy senders refuse to send unauthenticated.
+/// AUTH against the users in <c>Proxy:Access:Users</c>. Any other user name is accepted only where the
+/// access policy says so (<c>AcceptAnyAuth</c>, for a client that could relay without AUTH anyway).
 /// </summary>
 internal sealed class ConfiguredAuthenticator : ISmtpAuthenticator
 {
     private readonly Dictionary<string, string> _hashes;
-    private readonly bool _acceptAny;
-    private readonly IReadOnlyList<IpNetwork> _allowed;
+    private readonly RelayAccessPolicy _policy;
 
-    public ConfiguredAuthenticator(AccessOptions access)
+    public ConfiguredAuthenticator(AccessOptions access, RelayAccessPolicy policy)
     {
         _hashes = (access.Users ?? []).ToDictionary(u => u.Name, u => u.PasswordHash, StringComparer.Ordinal);
-        _acceptAny = access.AcceptAnyAuth;
-        _allowed = [.. access.EffectiveAllowedNetworks.Select(IpNetwork.Parse)];
+        _policy = policy;
     }
 
-    public async ValueTask<string?> AuthenticateAsync(string user, string password, IPAddress client, CancellationToken ct)
+    public async ValueTask<string?> AuthenticateAsync(string user, string password, SmtpSessionInfo session, CancellationToken ct)
     {
         if (_hashes.TryGetValue(user, out var hash))
         {
@@ -32,6 +28,6 @@ internal sealed class ConfiguredAuthenticator : ISmtpAuthenticator
             return PasswordHash.Verify(password, hash) ? user : null;
         }
 
-        return _acceptAny && _allowed.Any(network => network.Contains(client)) ? user : null;
+        return _policy.AcceptsAnyCredentials(session) ? user : null;
     }
 }

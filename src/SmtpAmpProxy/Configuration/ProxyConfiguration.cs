@@ -95,27 +95,42 @@ internal sealed class ProxyConfiguration
         ProxyOptions options;
         try
         {
-            options = root.GetSection(ProxyOptions.SectionName)
-                .Get<ProxyOptions>(binder => binder.ErrorOnUnknownConfiguration = true) ?? new ProxyOptions();
+            options = root.GetSection(ProxyOptions.SectionName).Get<ProxyOptions>(StrictBinding) ?? new ProxyOptions();
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (BindingError(e) is { } error)
         {
-            // The binder wraps the useful part ("... at 'Proxy:Listen:0:Tls' to type ...") in its inner exceptions.
-            var detail = e;
-            while (detail.InnerException is InvalidOperationException inner)
-            {
-                detail = inner;
-            }
-
-            throw new ConfigurationException(detail.Message, e);
-        }
-        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is ArgumentException invalid)
-        {
-            // An options record refused a value in its init accessor; its message names the key below Proxy.
-            throw new ConfigurationException($"{ProxyOptions.SectionName}:{invalid.Message.Split(" (Parameter", 2)[0]}", e);
+            throw error;
         }
 
         return new ProxyConfiguration(root, options, contentRoot, file);
+    }
+
+    /// <summary>A key the options do not have is a typo the operator should hear about, not a silent default.</summary>
+    public static void StrictBinding(BinderOptions binder) => binder.ErrorOnUnknownConfiguration = true;
+
+    /// <summary>
+    /// The binder's refusal (a key it does not know, a value it cannot convert, a value an options record
+    /// refused) as one line naming the key; null for anything else.
+    /// </summary>
+    public static ConfigurationException? BindingError(Exception e)
+    {
+        switch (e)
+        {
+            case InvalidOperationException:
+                // The binder wraps the useful part ("... at 'Proxy:Listen:0:Tls' to type ...") in its inner exceptions.
+                var detail = e;
+                while (detail.InnerException is InvalidOperationException inner)
+                {
+                    detail = inner;
+                }
+
+                return new ConfigurationException(detail.Message, e);
+            case System.Reflection.TargetInvocationException { InnerException: ArgumentException invalid }:
+                // An options record refused a value in its init accessor; its message names the key below Proxy.
+                return new ConfigurationException($"{ProxyOptions.SectionName}:{invalid.Message.Split(" (Parameter", 2)[0]}", e);
+            default:
+                return null;
+        }
     }
 
     /// <summary>

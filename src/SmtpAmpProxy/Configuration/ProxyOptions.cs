@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using SmtpAmpProxy.Normalizer;
 using SmtpAmpProxy.Smtp;
 
@@ -15,12 +16,15 @@ public sealed record ProxyOptions
 
     public TlsOptions Tls { get; init; } = new();
     public AccessOptions Access { get; init; } = new();
+    [ValidateObjectMembers]
     public LimitsOptions Limits { get; init; } = new();
     public SmtpBehaviourOptions Smtp { get; init; } = new();
     public AmpOptions Amp { get; init; } = new();
+    [ValidateObjectMembers]
     public UpstreamOptions Upstream { get; init; } = new();
     public HttpOptions Http { get; init; } = new();
     public DkimOptions Dkim { get; init; } = new();
+    [ValidateObjectMembers]
     public ProxyProtocolOptions ProxyProtocol { get; init; } = new();
     public QuarantineOptions Quarantine { get; init; } = new();
     public PerformanceOptions Performance { get; init; } = new();
@@ -79,40 +83,57 @@ public sealed record UserOptions
 public sealed record LimitsOptions
 {
     /// <summary>20 MiB: SendGrid's guidance for a message sent over SMTP.</summary>
+    [Positive]
     public long MaxMessageBytes { get; init; } = 20 * 1024 * 1024;
 
+    [Positive]
     public int MaxRecipients { get; init; } = 1000;
+    [Positive]
     public int MaxConnections { get; init; } = 1000;
+    [Positive]
     public int MaxConnectionsPerIp { get; init; } = 50;
 
     /// <summary>Postfix's line_length_limit; RFC 5321 §4.5.3.1.4 requires at least 512.</summary>
     public int MaxCommandLineBytes { get; init; } = 2048;
 
     /// <summary>The top-level header block, checked in DATA for every message (Postfix's header_size_limit).</summary>
+    [Positive]
     public int MaxHeaderBytes { get; init; } = 256 * 1024;
 
+    [Positive]
     public int MaxErrorsPerSession { get; init; } = 20;
 
     /// <summary>Slowloris in DATA: below this rate, after the grace period, 421 4.4.2 (Postfix's smtpd_min_data_rate). 0: off.</summary>
+    [NotNegative]
     public int MinDataRateBytesPerSecond { get; init; } = 500;
 
+    [NotNegative]
     public TimeSpan MinDataRateGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Password guessing: AUTH failures per client address before each further 535 is delayed (doubling).</summary>
+    [NotNegative]
     public int AuthFailuresBeforeDelay { get; init; } = 3;
 
+    [NotNegative]
     public TimeSpan AuthFailureDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>At this many AUTH failures an address gets 421 4.7.0 until AuthFailureWindow passes. 0: off.</summary>
+    [NotNegative]
     public int MaxAuthFailures { get; init; } = 5;
 
+    [Positive]
     public TimeSpan AuthFailureWindow { get; init; } = TimeSpan.FromMinutes(15);
+    [Positive]
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    [Positive]
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    [Positive]
     public int MaxMimeDepth { get; init; } = 32;
+    [Positive]
     public int MaxMimeParts { get; init; } = 1000;
 
     /// <summary>A message larger than this is spilled to a temporary file while it is handled.</summary>
+    [Positive]
     public int MemoryBufferBytes { get; init; } = 1024 * 1024;
 
     public TimeSpan ShutdownDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -130,6 +151,7 @@ public sealed record UpstreamOptions
 {
     public UpstreamMode Mode { get; init; } = UpstreamMode.Smtp;
     public string Host { get; init; } = "smtp.sendgrid.net";
+    [TcpPort]
     public int Port { get; init; } = 587;
     public TlsMode Tls { get; init; } = TlsMode.StartTls;
     public string Username { get; init; } = "apikey";
@@ -140,12 +162,17 @@ public sealed record UpstreamOptions
     public string CaCertificatePath { get; init; } = "";
 
     /// <summary>SendGrid accepts at most 5,000 messages per connection.</summary>
+    [Positive]
     public int MaxConnections { get; init; } = 32;
 
+    [Positive]
     public int MaxMessagesPerConnection { get; init; } = 1000;
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    [Positive]
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    [Positive]
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    [Positive]
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
     public string Directory { get; init; } = "outbox";
 }
@@ -176,6 +203,7 @@ public sealed record ProxyProtocolOptions
     public IReadOnlyList<string>? TrustedNetworks { get; init; }
 
     /// <summary>For the whole header, from the connection's first byte.</summary>
+    [Positive]
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 

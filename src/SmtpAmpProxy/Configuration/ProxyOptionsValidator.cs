@@ -1,17 +1,29 @@
 using System.Net;
+using Microsoft.Extensions.Options;
 using SmtpAmpProxy.Smtp;
 
 namespace SmtpAmpProxy.Configuration;
 
 /// <summary>
-/// Checks the options once at start. Every problem names the configuration key an operator has to
-/// fix, because a relay that starts half-configured fails later, on somebody else's mail.
+/// Checks the options once at start (<c>ValidateOnStart</c>). Every problem names the configuration key
+/// an operator has to fix, because a relay that starts half-configured fails later, on somebody else's
+/// mail. Ranges of single values are attributes on the options, checked by the generated
+/// <see cref="ProxyOptionsRangeValidator"/>; what needs several values, the file system or a parser is here.
 /// </summary>
-internal static class ProxyOptionsValidator
+internal sealed class ProxyOptionsValidator(string contentRoot) : IValidateOptions<ProxyOptions>
 {
+    private static readonly ProxyOptionsRangeValidator Ranges = new();
+
+    public ValidateOptionsResult Validate(string? name, ProxyOptions options)
+    {
+        var errors = Validate(options, contentRoot);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>Every problem, one line each, ranges first; empty when the options can run.</summary>
     public static IReadOnlyList<string> Validate(ProxyOptions options, string contentRoot)
     {
-        var errors = new List<string>();
+        var errors = new List<string>(Ranges.Validate(Options.DefaultName, options).Failures ?? []);
         void Error(string key, string message) => errors.Add($"Proxy:{key}: {message}");
 
         if (string.IsNullOrWhiteSpace(options.ServerName) || options.ServerName.Any(c => c <= ' ' || c > '~'))
@@ -68,24 +80,6 @@ internal static class ProxyOptionsValidator
         }
 
         var limits = options.Limits;
-        Positive("Limits:MaxMessageBytes", limits.MaxMessageBytes);
-        Positive("Limits:MaxRecipients", limits.MaxRecipients);
-        Positive("Limits:MaxConnections", limits.MaxConnections);
-        Positive("Limits:MaxConnectionsPerIp", limits.MaxConnectionsPerIp);
-        Positive("Limits:MaxHeaderBytes", limits.MaxHeaderBytes);
-        Positive("Limits:MaxErrorsPerSession", limits.MaxErrorsPerSession);
-        Positive("Limits:MaxMimeDepth", limits.MaxMimeDepth);
-        Positive("Limits:MaxMimeParts", limits.MaxMimeParts);
-        Positive("Limits:MemoryBufferBytes", limits.MemoryBufferBytes);
-        PositiveTime("Limits:CommandTimeout", limits.CommandTimeout);
-        PositiveTime("Limits:DataTimeout", limits.DataTimeout);
-        PositiveTime("Limits:AuthFailureWindow", limits.AuthFailureWindow);
-        NotNegative("Limits:MinDataRateBytesPerSecond", limits.MinDataRateBytesPerSecond);
-        NotNegative("Limits:AuthFailuresBeforeDelay", limits.AuthFailuresBeforeDelay);
-        NotNegative("Limits:MaxAuthFailures", limits.MaxAuthFailures);
-        NotNegative("Limits:MinDataRateGracePeriod", limits.MinDataRateGracePeriod.Ticks);
-        NotNegative("Limits:AuthFailureDelay", limits.AuthFailureDelay.Ticks);
-
         if (limits.MaxCommandLineBytes < 512)
         {
             Error("Limits:MaxCommandLineBytes", "must be at least 512 (RFC 5321 section 4.5.3.1.4)");
@@ -99,11 +93,6 @@ internal static class ProxyOptionsValidator
                 Error("Upstream:Host", "is empty");
             }
 
-            if (upstream.Port is < 1 or > 65535)
-            {
-                Error("Upstream:Port", $"{upstream.Port} is not a TCP port");
-            }
-
             if (string.IsNullOrEmpty(upstream.Password) && !string.IsNullOrEmpty(upstream.Username))
             {
                 Error("Upstream:Password", "is empty: set the SENDGRID_API_KEY environment variable (or Proxy__Upstream__Password)");
@@ -113,12 +102,6 @@ internal static class ProxyOptionsValidator
             {
                 Error("Upstream:CaCertificatePath", $"file '{upstream.CaCertificatePath}' not found");
             }
-
-            Positive("Upstream:MaxConnections", upstream.MaxConnections);
-            Positive("Upstream:MaxMessagesPerConnection", upstream.MaxMessagesPerConnection);
-            PositiveTime("Upstream:ConnectTimeout", upstream.ConnectTimeout);
-            PositiveTime("Upstream:CommandTimeout", upstream.CommandTimeout);
-            PositiveTime("Upstream:DataTimeout", upstream.DataTimeout);
         }
         else if (string.IsNullOrWhiteSpace(upstream.Directory))
         {
@@ -140,11 +123,13 @@ internal static class ProxyOptionsValidator
             Error("ProxyProtocol:TrustedNetworks", $"is empty, but Proxy:Listen:{proxied.i}:ProxyProtocol is true (name the load balancers' addresses)");
         }
 
-        PositiveTime("ProxyProtocol:Timeout", options.ProxyProtocol.Timeout);
-
         if (!string.IsNullOrWhiteSpace(options.Quarantine.Directory))
         {
-            Positive("Quarantine:MaxTotalBytes", options.Quarantine.MaxTotalBytes);
+            if (options.Quarantine.MaxTotalBytes <= 0)
+            {
+                Error("Quarantine:MaxTotalBytes", $"must be positive (is {options.Quarantine.MaxTotalBytes})");
+            }
+
             try
             {
                 Directory.CreateDirectory(ResolvePath(contentRoot, options.Quarantine.Directory));
@@ -161,30 +146,6 @@ internal static class ProxyOptionsValidator
         }
 
         return errors;
-
-        void Positive(string key, long value)
-        {
-            if (value <= 0)
-            {
-                Error(key, $"must be positive (is {value})");
-            }
-        }
-
-        void NotNegative(string key, long value)
-        {
-            if (value < 0)
-            {
-                Error(key, $"must not be negative (is {value}; 0 turns the check off)");
-            }
-        }
-
-        void PositiveTime(string key, TimeSpan value)
-        {
-            if (value <= TimeSpan.Zero)
-            {
-                Error(key, $"must be a positive time span such as 00:05:00 (is {value})");
-            }
-        }
     }
 
     public static string ResolvePath(string contentRoot, string path) =>

@@ -35,22 +35,12 @@ internal static class ProxyHost
             json.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
         });
 
-        var options = configuration.Options;
-        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.Limits.ShutdownDrainTimeout + TimeSpan.FromSeconds(5));
-        builder.Services.AddSingleton(configuration);
-        builder.Services.AddSingleton(options);
+        builder.Services.AddProxyOptions(configuration);
+        // The host reads its options while it is built, before start-up validation: from the loaded copy.
+        builder.Services.Configure<HostOptions>(host =>
+            host.ShutdownTimeout = configuration.Options.Limits.ShutdownDrainTimeout + TimeSpan.FromSeconds(5));
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(new RelaySettings(
-            options.ServerName,
-            new MimeLimits { MaxDepth = options.Limits.MaxMimeDepth, MaxParts = options.Limits.MaxMimeParts, MaxHeaderBlockBytes = options.Limits.MaxHeaderBytes },
-            options.Amp,
-            options.Smtp.AddReceivedHeader,
-            new HashSet<string>(options.Access.AllowedSenderDomains ?? [], StringComparer.OrdinalIgnoreCase),
-            options.Dkim,
-            options.Dkim.Keys is { Count: > 0 } ? DkimKeyRing.Load(options.Dkim, configuration.ContentRoot) : DkimKeyRing.Empty)
-        {
-            Quarantine = MessageQuarantine.FromOptions(options.Quarantine, configuration.ContentRoot),
-        });
+        builder.Services.AddSingleton(services => CreateRelaySettings(configuration, services.GetRequiredService<ProxyOptions>()));
         builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
         builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
         builder.Services.AddSingleton<SmtpProxyService>();
@@ -60,9 +50,23 @@ internal static class ProxyHost
         return builder.Build();
     }
 
+    private static RelaySettings CreateRelaySettings(ProxyConfiguration configuration, ProxyOptions options) =>
+        new(
+            options.ServerName,
+            new MimeLimits { MaxDepth = options.Limits.MaxMimeDepth, MaxParts = options.Limits.MaxMimeParts, MaxHeaderBlockBytes = options.Limits.MaxHeaderBytes },
+            options.Amp,
+            options.Smtp.AddReceivedHeader,
+            new HashSet<string>(options.Access.AllowedSenderDomains ?? [], StringComparer.OrdinalIgnoreCase),
+            options.Dkim,
+            options.Dkim.Keys is { Count: > 0 } ? DkimKeyRing.Load(options.Dkim, configuration.ContentRoot) : DkimKeyRing.Empty)
+        {
+            Quarantine = MessageQuarantine.FromOptions(options.Quarantine, configuration.ContentRoot),
+        };
+
     private static IUpstream CreateUpstream(ProxyConfiguration configuration, IServiceProvider services)
     {
-        var upstream = configuration.Options.Upstream;
+        var options = services.GetRequiredService<ProxyOptions>();
+        var upstream = options.Upstream;
         if (upstream.Mode == UpstreamMode.Directory)
         {
             return new DirectoryUpstream(ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, upstream.Directory));
@@ -75,7 +79,7 @@ internal static class ProxyHost
             Tls = upstream.Tls,
             Username = string.IsNullOrEmpty(upstream.Username) ? null : upstream.Username,
             Password = string.IsNullOrEmpty(upstream.Password) ? null : upstream.Password,
-            ClientName = configuration.Options.ServerName,
+            ClientName = options.ServerName,
             CaCertificatePath = string.IsNullOrEmpty(upstream.CaCertificatePath)
                 ? null
                 : ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, upstream.CaCertificatePath),

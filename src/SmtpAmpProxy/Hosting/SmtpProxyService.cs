@@ -12,7 +12,7 @@ namespace SmtpAmpProxy.Hosting;
 
 /// <summary>Runs the SMTP listeners for the lifetime of the host and drains them on stop.</summary>
 internal sealed class SmtpProxyService(
-    ProxyConfiguration configuration, ISmtpSessionHandlerFactory handlers, ILoggerFactory loggerFactory, TimeProvider time)
+    ProxyConfiguration configuration, ProxyOptions options, ISmtpSessionHandlerFactory handlers, ILoggerFactory loggerFactory, TimeProvider time)
     : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Hosting");
@@ -25,13 +25,12 @@ internal sealed class SmtpProxyService(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var options = configuration.Options;
         if (configuration.File is { } file)
         {
             ProxyLog.ConfigurationFile(_logger, file);
         }
 
-        var certificate = LoadCertificate(options);
+        var certificate = LoadCertificate();
         var listeners = options.EffectiveListen
             .Select(l => new SmtpListenerOptions { EndPoint = IPEndPoint.Parse(l.Endpoint), Tls = l.Tls, ProxyProtocol = l.ProxyProtocol })
             .ToList();
@@ -44,6 +43,7 @@ internal sealed class SmtpProxyService(
         }
 
         var limits = options.Limits;
+        var access = RelayAccessPolicies.FromOptions(options);
         var serverOptions = new SmtpServerOptions
         {
             ServerName = options.ServerName,
@@ -51,11 +51,10 @@ internal sealed class SmtpProxyService(
             Certificate = certificate,
             TlsProtocols = options.Tls.MinimumVersion == TlsVersion.Tls13 ? SslProtocols.Tls13 : SslProtocols.Tls12 | SslProtocols.Tls13,
             RequireTls = options.Tls.Require,
-            AllowedNetworks = options.Access.EffectiveAllowedNetworks.Select(IpNetwork.Parse).ToList(),
-            RequireAuth = options.Access.RequireAuth,
+            Access = access,
             AllowAuthWithoutTls = options.Access.AllowAuthWithoutTls,
             Authenticator = options.Access.Users is { Count: > 0 } || options.Access.AcceptAnyAuth
-                ? new ConfiguredAuthenticator(options.Access)
+                ? new ConfiguredAuthenticator(options.Access, access)
                 : null,
             MaxMessageBytes = limits.MaxMessageBytes,
             MaxRecipients = limits.MaxRecipients,
@@ -74,7 +73,6 @@ internal sealed class SmtpProxyService(
             DataTimeout = limits.DataTimeout,
             BareLineFeed = options.Smtp.BareLineFeed,
             MemoryBufferBytes = limits.MemoryBufferBytes,
-            ProxyProtocolTrustedNetworks = (options.ProxyProtocol.TrustedNetworks ?? []).Select(IpNetwork.Parse).ToList(),
             ProxyProtocolTimeout = options.ProxyProtocol.Timeout,
         };
 
@@ -98,9 +96,9 @@ internal sealed class SmtpProxyService(
             return;
         }
 
-        ProxyLog.Draining(_logger, configuration.Options.Limits.ShutdownDrainTimeout.TotalSeconds);
+        ProxyLog.Draining(_logger, options.Limits.ShutdownDrainTimeout.TotalSeconds);
         using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        drain.CancelAfter(configuration.Options.Limits.ShutdownDrainTimeout);
+        drain.CancelAfter(options.Limits.ShutdownDrainTimeout);
         await _server.StopAsync(drain.Token).ConfigureAwait(false);
         ProxyLog.Stopped(_logger);
     }
@@ -113,7 +111,7 @@ internal sealed class SmtpProxyService(
         }
     }
 
-    private X509Certificate2? LoadCertificate(ProxyOptions options)
+    private X509Certificate2? LoadCertificate()
     {
         var certificatePath = ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, options.Tls.CertificatePath);
         var keyPath = ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, options.Tls.KeyPath);

@@ -21,7 +21,7 @@ namespace SmtpAmpProxy.Http;
 /// stops after they have drained, so probes see the whole life of the process.
 /// </summary>
 internal sealed class OperationsHttpService(
-    ProxyConfiguration configuration, ReadinessCheck readiness, IServiceProvider services, ILoggerFactory loggerFactory)
+    ProxyConfiguration configuration, ProxyOptions options, ReadinessCheck readiness, IServiceProvider services, ILoggerFactory loggerFactory)
     : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Http");
@@ -33,7 +33,7 @@ internal sealed class OperationsHttpService(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var configured = configuration.Options.Http.Endpoint;
+        var configured = options.Http.Endpoint;
         var endPoint = ParseEndpoint(configured);
         if (endPoint is null)
         {

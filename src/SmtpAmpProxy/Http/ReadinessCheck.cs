@@ -17,6 +17,7 @@ internal readonly record struct Readiness(bool IsReady, string Reason);
 /// </summary>
 internal sealed class ReadinessCheck(
     ProxyConfiguration configuration,
+    ProxyOptions options,
     SmtpProxyService smtp,
     IUpstream upstream,
     ProxyMetrics metrics,
@@ -66,14 +67,14 @@ internal sealed class ReadinessCheck(
             return new(false, "shutting down");
         }
 
-        if (smtp.BoundEndPoints.Count < configuration.Options.EffectiveListen.Count)
+        if (smtp.BoundEndPoints.Count < options.EffectiveListen.Count)
         {
             return new(false, "SMTP listeners are not bound yet");
         }
 
-        var options = configuration.Options.Upstream;
-        return options.Mode == UpstreamMode.Directory
-            ? CheckDirectory(ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, options.Directory))
+        var upstreamOptions = options.Upstream;
+        return upstreamOptions.Mode == UpstreamMode.Directory
+            ? CheckDirectory(ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, upstreamOptions.Directory))
             : await CheckSmtpUpstreamAsync(ct).ConfigureAwait(false);
     }
 

@@ -64,7 +64,7 @@ public sealed class ProxyProtocolServerTests
     [Fact]
     public async Task ProxyListener_UntrustedPeer_ClosedWithoutGreeting()
     {
-        await using var host = await StartAsync(o => o with { ProxyProtocolTrustedNetworks = [IpNetwork.Parse("10.0.0.0/8")] });
+        await using var host = await StartAsync(o => o with { Access = o.Access with { ProxyProtocolSources = [IpNetwork.Parse("10.0.0.0/8")] } });
         await using var client = await ServerTestClient.ConnectAsync(host.EndPoint);
 
         await client.SendAsync(V1Header);
@@ -120,7 +120,7 @@ public sealed class ProxyProtocolServerTests
     [Fact]
     public async Task ProxyListener_ProxiedClientInAllowedNetwork_RelayAccepted()
     {
-        await using var host = await StartAsync(o => o with { AllowedNetworks = [IpNetwork.Parse("192.0.2.0/24")] });
+        await using var host = await StartAsync(o => o with { Access = o.Access with { AllowedNetworks = [IpNetwork.Parse("192.0.2.0/24")] } });
         await using var client = await ServerTestClient.ConnectAsync(host.EndPoint);
         await client.SendAsync(V1Header);
         Assert.StartsWith("220 ", await client.ReadReplyAsync());
@@ -133,7 +133,7 @@ public sealed class ProxyProtocolServerTests
     [Fact]
     public async Task ProxyListener_ProxiedClientOutsideAllowedNetwork_RelayDeniedThoughBalancerIsAllowed()
     {
-        await using var host = await StartAsync(o => o with { AllowedNetworks = [IpNetwork.Parse("127.0.0.0/8")] });
+        await using var host = await StartAsync(o => o with { Access = o.Access with { AllowedNetworks = [IpNetwork.Parse("127.0.0.0/8")] } });
         await using var client = await ServerTestClient.ConnectAsync(host.EndPoint);
         await client.SendAsync("PROXY TCP4 203.0.113.5 127.0.0.1 40001 25\r\n");
         Assert.StartsWith("220 ", await client.ReadReplyAsync());
@@ -150,7 +150,7 @@ public sealed class ProxyProtocolServerTests
     public async Task ProxyListener_HeaderWithoutSource_GetsNoRelayByNetwork(string header)
     {
         // The balancer's own address is in AllowedNetworks, but the client behind it is unknown.
-        await using var host = await StartAsync(o => o with { AllowedNetworks = [IpNetwork.Parse("127.0.0.0/8")] });
+        await using var host = await StartAsync(o => o with { Access = o.Access with { AllowedNetworks = [IpNetwork.Parse("127.0.0.0/8")] } });
         await using var client = await ServerTestClient.ConnectAsync(host.EndPoint);
         await client.SendAsync(header);
         Assert.StartsWith("220 ", await client.ReadReplyAsync());
@@ -230,8 +230,11 @@ public sealed class ProxyProtocolServerTests
                 var proxied = o with
                 {
                     Listeners = [new SmtpListenerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Tls = TlsMode.StartTls, ProxyProtocol = true }],
-                    ProxyProtocolTrustedNetworks = [IpNetwork.Parse("127.0.0.0/8")],
-                    AllowedNetworks = [IpNetwork.Parse("192.0.2.0/24")],
+                    Access = new RelayAccessPolicy
+                    {
+                        ProxyProtocolSources = [IpNetwork.Parse("127.0.0.0/8")],
+                        AllowedNetworks = [IpNetwork.Parse("192.0.2.0/24")],
+                    },
                 };
                 return configure?.Invoke(proxied) ?? proxied;
             },

@@ -192,7 +192,7 @@ public sealed class SmtpServerLimitTests
     [Fact]
     public async Task Relay_FromAddressOutsideAllowedNetworks_Replies554()
     {
-        await using var host = await ServerTestHost.StartAsync(o => o with { AllowedNetworks = [IpNetwork.Parse("127.0.0.1/32")] });
+        await using var host = await ServerTestHost.StartAsync(o => o with { Access = o.Access with { AllowedNetworks = [IpNetwork.Parse("127.0.0.1/32")] } });
         await using var client = await host.ConnectEhloAsync(IPAddress.Parse("127.0.0.2"));
         Assert.Equal("250 2.1.0 Ok", await client.CommandAsync("MAIL FROM:<s@b.test>"));
         Assert.Equal("554 5.7.1 <a@elsewhere.test>: Relay access denied", await client.CommandAsync("RCPT TO:<a@elsewhere.test>"));
@@ -202,7 +202,7 @@ public sealed class SmtpServerLimitTests
     [Fact]
     public async Task Relay_FromAllowedNetwork_IsPassedToHandler()
     {
-        await using var host = await ServerTestHost.StartAsync(o => o with { AllowedNetworks = [IpNetwork.Parse("127.0.0.1/32")] });
+        await using var host = await ServerTestHost.StartAsync(o => o with { Access = o.Access with { AllowedNetworks = [IpNetwork.Parse("127.0.0.1/32")] } });
         await using var client = await host.ConnectEhloAsync(IPAddress.Loopback);
         await client.CommandAsync("MAIL FROM:<s@b.test>");
         Assert.Equal("250 2.1.5 Ok", await client.CommandAsync("RCPT TO:<a@elsewhere.test>"));
@@ -249,7 +249,7 @@ public sealed class SmtpServerLimitTests
     [Fact]
     public async Task RequireAuth_MailWithoutAuth_Replies530()
     {
-        await using var host = await ServerTestHost.StartAsync(o => o with { RequireAuth = true });
+        await using var host = await ServerTestHost.StartAsync(o => o with { Access = o.Access with { RequireAuth = true } });
         await using var client = await host.ConnectEhloAsync();
         Assert.Equal("530 5.7.0 Authentication required", await client.CommandAsync("MAIL FROM:<s@b.test>"));
         Assert.Empty(host.Handlers.Calls);

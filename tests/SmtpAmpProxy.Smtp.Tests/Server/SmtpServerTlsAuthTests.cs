@@ -202,7 +202,7 @@ public sealed class SmtpServerTlsAuthTests
     [Fact]
     public async Task Auth_Authenticated_MayRelayFromOutsideAllowedNetworks()
     {
-        await using var host = await ServerTestHost.StartAsync(o => WithTls(o) with { AllowAuthWithoutTls = true, AllowedNetworks = [] });
+        await using var host = await ServerTestHost.StartAsync(o => WithTls(o) with { AllowAuthWithoutTls = true, Access = o.Access with { AllowedNetworks = [] } });
         await using var client = await host.ConnectEhloAsync();
         await client.CommandAsync("MAIL FROM:<s@b.test>");
         Assert.StartsWith("554 5.7.1", await client.CommandAsync("RCPT TO:<a@b.test>"));
@@ -215,7 +215,7 @@ public sealed class SmtpServerTlsAuthTests
     [Fact]
     public async Task StartTls_AfterAuthOverPlaintext_ForgetsAuthentication()
     {
-        await using var host = await ServerTestHost.StartAsync(o => WithTls(o) with { AllowAuthWithoutTls = true, RequireAuth = true });
+        await using var host = await ServerTestHost.StartAsync(o => WithTls(o) with { AllowAuthWithoutTls = true, Access = o.Access with { RequireAuth = true } });
         await using var client = await host.ConnectEhloAsync();
         Assert.StartsWith("235", await client.CommandAsync("AUTH PLAIN " + Plain("", "alice", "s3cret")));
         Assert.StartsWith("220", await client.CommandAsync("STARTTLS"));

@@ -103,7 +103,7 @@ internal sealed class ServerTestAuthenticator(string user, string password) : IS
 {
     public ConcurrentQueue<string> Attempts { get; } = new();
 
-    public ValueTask<string?> AuthenticateAsync(string u, string p, IPAddress client, CancellationToken ct)
+    public ValueTask<string?> AuthenticateAsync(string u, string p, SmtpSessionInfo session, CancellationToken ct)
     {
         Attempts.Enqueue(u);
         return ValueTask.FromResult(u == user && p == password ? u : null);

@@ -27,7 +27,7 @@ internal sealed class ServerTestHost : IAsyncDisposable
     {
         ServerName = "test.local",
         Listeners = [new SmtpListenerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Tls = TlsMode.StartTls }],
-        AllowedNetworks = [IpNetwork.Parse("127.0.0.0/8")],
+        Access = new RelayAccessPolicy { AllowedNetworks = [IpNetwork.Parse("127.0.0.0/8")] },
     };
 
     public static async Task<ServerTestHost> StartAsync(Func<SmtpServerOptions, SmtpServerOptions>? configure = null, TimeProvider? time = null)

@@ -2,6 +2,7 @@ using System.Net;
 using SmtpAmpProxy.Access;
 using SmtpAmpProxy.Cli;
 using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Smtp;
 
 namespace SmtpAmpProxy.Tests.Access;
 
@@ -58,22 +59,40 @@ public sealed class PasswordHashTests
     [Fact]
     public async Task Authenticator_ConfiguredUser_NeedsTheRightPassword()
     {
-        var authenticator = new ConfiguredAuthenticator(new AccessOptions
-        {
-            Users = [new UserOptions { Name = "app", PasswordHash = PasswordHash.Create("pw", 1000) }],
-        });
+        var access = new AccessOptions { Users = [new UserOptions { Name = "app", PasswordHash = PasswordHash.Create("pw", 1000) }] };
+        var authenticator = new ConfiguredAuthenticator(access, RelayAccessPolicies.FromOptions(new ProxyOptions { Access = access }));
+        var session = Session("127.0.0.1", relayByNetwork: true);
 
-        Assert.Equal("app", await authenticator.AuthenticateAsync("app", "pw", IPAddress.Loopback, TestContext.Current.CancellationToken));
-        Assert.Null(await authenticator.AuthenticateAsync("app", "wrong", IPAddress.Loopback, TestContext.Current.CancellationToken));
-        Assert.Null(await authenticator.AuthenticateAsync("other", "pw", IPAddress.Loopback, TestContext.Current.CancellationToken));
+        Assert.Equal("app", await authenticator.AuthenticateAsync("app", "pw", session, TestContext.Current.CancellationToken));
+        Assert.Null(await authenticator.AuthenticateAsync("app", "wrong", session, TestContext.Current.CancellationToken));
+        Assert.Null(await authenticator.AuthenticateAsync("other", "pw", session, TestContext.Current.CancellationToken));
     }
 
     [Fact]
     public async Task Authenticator_AcceptAnyAuth_OnlyFromAllowedNetworks()
     {
-        var authenticator = new ConfiguredAuthenticator(new AccessOptions { AcceptAnyAuth = true, AllowedNetworks = ["10.0.0.0/8"] });
+        var access = new AccessOptions { AcceptAnyAuth = true, AllowedNetworks = ["10.0.0.0/8"] };
+        var policy = RelayAccessPolicies.FromOptions(new ProxyOptions { Access = access });
+        var authenticator = new ConfiguredAuthenticator(access, policy);
 
-        Assert.Equal("legacy", await authenticator.AuthenticateAsync("legacy", "whatever", IPAddress.Parse("10.1.2.3"), TestContext.Current.CancellationToken));
-        Assert.Null(await authenticator.AuthenticateAsync("legacy", "whatever", IPAddress.Parse("192.0.2.1"), TestContext.Current.CancellationToken));
+        Assert.Equal("legacy", await authenticator.AuthenticateAsync("legacy", "whatever",
+            Session("10.1.2.3", policy.ClientRelaysByNetwork(IPAddress.Parse("10.1.2.3"), clientAddressUnknown: false)), TestContext.Current.CancellationToken));
+        Assert.Null(await authenticator.AuthenticateAsync("legacy", "whatever",
+            Session("192.0.2.1", policy.ClientRelaysByNetwork(IPAddress.Parse("192.0.2.1"), clientAddressUnknown: false)), TestContext.Current.CancellationToken));
     }
+
+    [Fact]
+    public async Task Authenticator_AcceptAnyAuth_ClientAddressUnknownBehindAllowedBalancer_Refused()
+    {
+        var access = new AccessOptions { AcceptAnyAuth = true, AllowedNetworks = ["10.0.0.0/8"] };
+        var policy = RelayAccessPolicies.FromOptions(new ProxyOptions { Access = access });
+        var authenticator = new ConfiguredAuthenticator(access, policy);
+        var balancer = IPAddress.Parse("10.0.0.7");
+
+        Assert.Null(await authenticator.AuthenticateAsync("legacy", "whatever",
+            Session("10.0.0.7", policy.ClientRelaysByNetwork(balancer, clientAddressUnknown: true)), TestContext.Current.CancellationToken));
+    }
+
+    private static SmtpSessionInfo Session(string address, bool relayByNetwork) =>
+        new(1, new IPEndPoint(IPAddress.Parse(address), 40000), new IPEndPoint(IPAddress.Loopback, 2525)) { RelayByNetwork = relayByNetwork };
 }

@@ -1,3 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Tests.Support;
 
 namespace SmtpAmpProxy.Tests.Configuration;
@@ -22,6 +27,32 @@ public sealed class StartupTests
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("Proxy:Listen:0:Tls", result.StdErr);
+    }
+
+    [Fact]
+    public void Serve_ZeroMaxRecipients_ExitsTwoWithOneLineNamingTheKey()
+    {
+        var result = ProxyProcess.Run(
+            ["--Proxy:Limits:MaxRecipients=0", "--Proxy:Upstream:Mode=Directory", "--Proxy:Http:Endpoint=none"],
+            new Dictionary<string, string?> { ["SENDGRID_API_KEY"] = "x" });
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("smtp-amp-proxy: configuration error: Proxy:Limits:MaxRecipients: must be positive (is 0)", line.Trim());
+    }
+
+    [Fact]
+    public async Task Host_InvalidOptions_RefusesToStartBeforeListening()
+    {
+        var configuration = ProxyConfiguration.Load(
+            ["--Proxy:Upstream:Mode=Directory", "--Proxy:Upstream:CommandTimeout=00:00:00", "--Proxy:Listen:0:Endpoint=127.0.0.1:0", "--Proxy:Http:Endpoint=none"],
+            new Dictionary<string, string?>());
+        using var host = ProxyHost.Build(configuration);
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+
+        Assert.Equal("Proxy:Upstream:CommandTimeout: must be a positive time span such as 00:05:00 (is 00:00:00)", Assert.Single(error.Failures));
+        Assert.False(host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.IsCancellationRequested);
     }
 
     [Fact]

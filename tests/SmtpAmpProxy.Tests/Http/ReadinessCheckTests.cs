@@ -86,6 +86,7 @@ public sealed class ReadinessCheckTests
         var metrics = new ProxyMetrics(proxy.Services.GetRequiredService<IMeterFactory>(), time);
         var check = new ReadinessCheck(
             proxy.Services.GetRequiredService<ProxyConfiguration>(),
+            proxy.Services.GetRequiredService<ProxyOptions>(),
             proxy.Services.GetRequiredService<SmtpProxyService>(),
             proxy.Services.GetRequiredService<IUpstream>(),
             metrics,

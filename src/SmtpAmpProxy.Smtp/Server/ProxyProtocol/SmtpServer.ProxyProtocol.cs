@@ -19,13 +19,7 @@ public sealed partial class SmtpServer
     private void AdmitAfterProxyHeader(Socket socket, TlsMode tls)
     {
         var peer = (IPEndPoint)socket.RemoteEndPoint!;
-        var trusted = false;
-        foreach (var network in _options.ProxyProtocolTrustedNetworks)
-        {
-            trusted |= network.Contains(peer.Address);
-        }
-
-        if (!trusted)
+        if (!_options.Access.TrustsProxyHeaderFrom(peer.Address))
         {
             // Anyone else could name any address in a header, and so pass the relay check as a trusted network.
             ProxyProtocolLog.Untrusted(_logger, peer);
