@@ -81,7 +81,11 @@ internal sealed record IntendedDifference(string Name, string Reason, string Exa
     {
         var chain = Chain(root, difference.Path);
         var at = chain[^1];
-        return All.Where(d => d.HoldsOn(at) || (d.Inherited && chain.Any(d.HoldsOn))).ToList();
+
+        // A part MimeKit reads as nothing at all (no field, no content) is dropped from its parent: the
+        // difference then shows as a child count at the parent, while the cause is in one of its children.
+        var children = difference.What.Contains(" children vs ", StringComparison.Ordinal) ? at.Children : [];
+        return All.Where(d => d.HoldsOn(at) || (d.Inherited && (chain.Any(d.HoldsOn) || children.Any(d.HoldsOn)))).ToList();
     }
 
     /// <summary>The entities from the root down to <paramref name="path"/> (or as far down as our tree goes).</summary>
