@@ -28,6 +28,7 @@ public sealed record ProxyOptions
     public ProxyProtocolOptions ProxyProtocol { get; init; } = new();
     public QuarantineOptions Quarantine { get; init; } = new();
     public PerformanceOptions Performance { get; init; } = new();
+    public Webhook.WebhookOptions Webhook { get; init; } = new();
 
     public IReadOnlyList<ListenOptions> EffectiveListen =>
         Listen is { Count: > 0 } ? Listen : [new ListenOptions()];

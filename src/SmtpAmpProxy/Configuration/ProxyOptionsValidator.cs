@@ -145,6 +145,7 @@ internal sealed class ProxyOptionsValidator(string contentRoot) : IValidateOptio
             Error("Dkim:Keys", "is empty, but Proxy:Dkim:OnRepair is Resign");
         }
 
+        errors.AddRange(Webhook.WebhookOptionsValidator.Validate(options.Webhook));
         return errors;
     }
 

@@ -11,6 +11,7 @@ using SmtpAmpProxy.Quarantine;
 using SmtpAmpProxy.Relay;
 using SmtpAmpProxy.Smtp;
 using SmtpAmpProxy.Upstream;
+using SmtpAmpProxy.Webhook;
 
 namespace SmtpAmpProxy.Hosting;
 
@@ -45,6 +46,7 @@ internal static class ProxyHost
         builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
         builder.Services.AddSingleton<SmtpProxyService>();
         builder.Services.AddProxyOperations();
+        builder.Services.AddSendGridWebhook();
         builder.Services.AddHostedService(services => services.GetRequiredService<SmtpProxyService>());
         configureServices?.Invoke(builder.Services);
         return builder.Build();
@@ -61,6 +63,7 @@ internal static class ProxyHost
             options.Dkim.Keys is { Count: > 0 } ? DkimKeyRing.Load(options.Dkim, configuration.ContentRoot) : DkimKeyRing.Empty)
         {
             Quarantine = MessageQuarantine.FromOptions(options.Quarantine, configuration.ContentRoot),
+            TagMessages = options.Webhook.TagMessages,
         };
 
     private static IUpstream CreateUpstream(ProxyConfiguration configuration, IServiceProvider services)

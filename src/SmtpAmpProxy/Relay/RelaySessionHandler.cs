@@ -171,6 +171,11 @@ internal sealed class RelaySessionHandler(
         }
 
         output = dkim.Segments;
+        if (settings.TagMessages)
+        {
+            output = Webhook.SmtpApiTag.Apply(output, result.Verdict == AmpVerdict.Rewrite, logger, session.SessionId, messageId);
+        }
+
         IReadOnlyList<ReadOnlyMemory<byte>> segments = output;
         if (settings.AddReceivedHeader)
         {

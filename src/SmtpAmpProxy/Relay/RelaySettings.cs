@@ -19,6 +19,9 @@ internal sealed record RelaySettings(
     /// <summary>Null: rejected messages are not kept.</summary>
     public MessageQuarantine? Quarantine { get; init; }
 
+    /// <summary>True: each relayed message carries its outcome in X-SMTPAPI unique_args (Webhook/SmtpApiTag).</summary>
+    public bool TagMessages { get; init; }
+
     /// <summary>An empty set allows every sender domain.</summary>
     public bool IsSenderAllowed(string reversePath)
     {

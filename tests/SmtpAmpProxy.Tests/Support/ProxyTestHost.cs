@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Http;
+using SmtpAmpProxy.Webhook;
 
 namespace SmtpAmpProxy.Tests.Support;
 
@@ -32,6 +33,10 @@ internal sealed class ProxyTestHost : IAsyncDisposable
     public IPEndPoint HttpEndPoint => _host.Services.GetRequiredService<OperationsHttpService>().BoundEndPoint
         ?? throw new InvalidOperationException("HTTP is off: pass Proxy:Http:Endpoint=127.0.0.1:0");
 
+    /// <summary>The Event Webhook listener; a test turns it on with <c>Proxy:Webhook:Endpoint=127.0.0.1:0</c>.</summary>
+    public IPEndPoint WebhookEndPoint => _host.Services.GetRequiredService<WebhookListener>().BoundEndPoint
+        ?? throw new InvalidOperationException("the webhook is off: pass Proxy:Webhook:Endpoint=127.0.0.1:0");
+
     public IServiceProvider Services => _host.Services;
 
     public string Outbox => Path.Combine(_directory.Path, "outbox");
@@ -58,7 +63,9 @@ internal sealed class ProxyTestHost : IAsyncDisposable
     }
 
     /// <summary>Starts with the file-drop upstream unless <paramref name="settings"/> says otherwise.</summary>
-    public static async Task<ProxyTestHost> StartAsync(IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="configureServices">Replaces services after the appliance's own (a fake clock).</param>
+    public static async Task<ProxyTestHost> StartAsync(
+        IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? configureServices = null)
     {
         var directory = new TempDirectory();
         var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
@@ -86,7 +93,11 @@ internal sealed class ProxyTestHost : IAsyncDisposable
         Assert.Empty(errors);
 
         var logs = new CapturingLoggerProvider();
-        var host = ProxyHost.Build(configuration, services => services.AddSingleton<ILoggerProvider>(logs));
+        var host = ProxyHost.Build(configuration, services =>
+        {
+            services.AddSingleton<ILoggerProvider>(logs);
+            configureServices?.Invoke(services);
+        });
         await host.StartAsync(TestContext.Current.CancellationToken);
         return new ProxyTestHost(host, directory, logs, configuration);
     }
