@@ -18,6 +18,7 @@ internal sealed class EngagementMetrics
     public const string TooLarge = "too-large";
     public const string Malformed = "malformed";
     public const string Timeout = "timeout";
+    public const string Duplicate = "duplicate";
 
     private readonly Counter<long> _events;
     private readonly Counter<long> _requests;

@@ -20,6 +20,7 @@ internal sealed class SendGridWebhookHandler(
     public const string Route = "/webhooks/sendgrid";
 
     private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Webhook");
+    private readonly SeenBatches _seen = new(options.MaxSkew, time);
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -69,9 +70,18 @@ internal sealed class SendGridWebhookHandler(
             }
 
             var content = body.AsSpan(0, length);
-            if (!verifier.Verify(timestamp, content, signature))
+            if (!verifier.Verify(timestamp, content, signature, out var digest))
             {
                 Refuse(context, StatusCodes.Status403Forbidden, EngagementMetrics.BadSignature);
+                return;
+            }
+
+            // A signed batch seen before (a replay inside the skew window, or SendGrid retrying a
+            // request whose answer it lost) was counted once: acknowledged, not counted again.
+            if (!_seen.TryAdd(digest, seconds))
+            {
+                metrics.Request(EngagementMetrics.Duplicate);
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
                 return;
             }
 

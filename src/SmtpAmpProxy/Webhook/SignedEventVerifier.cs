@@ -65,8 +65,12 @@ internal sealed class SignedEventVerifier
     }
 
     /// <summary>True when <paramref name="signature"/> (base64 DER) signs <paramref name="timestamp"/> followed by <paramref name="body"/>.</summary>
-    public bool Verify(string timestamp, ReadOnlySpan<byte> body, string signature)
+    public bool Verify(string timestamp, ReadOnlySpan<byte> body, string signature) => Verify(timestamp, body, signature, out _);
+
+    /// <param name="digest">SHA-256 of what was signed: the same for every signature of one timestamp and body.</param>
+    public bool Verify(string timestamp, ReadOnlySpan<byte> body, string signature, out byte[] digest)
     {
+        digest = [];
         if (signature.Length is 0 or > MaxSignatureChars)
         {
             return false;
@@ -81,8 +85,7 @@ internal sealed class SignedEventVerifier
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes(timestamp));
         hash.AppendData(body);
-        Span<byte> digest = stackalloc byte[32];
-        hash.GetHashAndReset(digest);
+        digest = hash.GetHashAndReset();
 
         // One key object per request: the platform does not promise that one ECDsa verifies on many threads at once.
         using var ecdsa = ECDsa.Create(_key);

@@ -25,6 +25,24 @@ internal sealed class EventWebhookSender : IDisposable
     public string Sign(string timestamp, byte[] body) =>
         Convert.ToBase64String(Key.SignData([.. Encoding.UTF8.GetBytes(timestamp), .. body], HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
 
+    /// <summary>The other valid signature of the same message: (r, n − s) for (r, s) (ECDSA malleability).</summary>
+    public static string Malleate(string signature)
+    {
+        var der = Convert.FromBase64String(signature);
+        var sequence = new System.Formats.Asn1.AsnReader(der, System.Formats.Asn1.AsnEncodingRules.DER).ReadSequence();
+        var r = sequence.ReadInteger();
+        var s = sequence.ReadInteger();
+        var order = System.Numerics.BigInteger.Parse("0FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        var writer = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            writer.WriteInteger(r);
+            writer.WriteInteger(order - s);
+        }
+
+        return Convert.ToBase64String(writer.Encode());
+    }
+
     public static string Timestamp(DateTimeOffset at) => at.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
 
     public void Dispose() => Key.Dispose();

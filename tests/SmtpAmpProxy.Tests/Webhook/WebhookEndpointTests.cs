@@ -76,6 +76,42 @@ public sealed class WebhookEndpointTests
     }
 
     [Fact]
+    public async Task ReplayedBatch_IsAcknowledgedButCountedOnce_AlsoWithTheMalleatedSignature()
+    {
+        using var sender = new EventWebhookSender();
+        var (proxy, time) = await sender.StartProxyAsync();
+        await using var _ = proxy;
+        var body = Encoding.UTF8.GetBytes($"[{OpenAmpRepaired}]");
+        var timestamp = EventWebhookSender.Timestamp(time.GetUtcNow());
+        var signature = sender.Sign(timestamp, body);
+
+        var first = await EventWebhookSender.PostAsync(proxy.WebhookEndPoint, body, timestamp, signature);
+        var replay = await EventWebhookSender.PostAsync(proxy.WebhookEndPoint, body, timestamp, signature);
+        var malleated = await EventWebhookSender.PostAsync(proxy.WebhookEndPoint, body, timestamp, EventWebhookSender.Malleate(signature));
+        var resigned = await EventWebhookSender.PostAsync(proxy.WebhookEndPoint, body, timestamp, sender.Sign(timestamp, body));
+
+        Assert.All([first, replay, malleated, resigned], a => Assert.Equal(HttpStatusCode.NoContent, a.Status));
+        var metrics = await EventWebhookSender.ScrapeAsync(proxy);
+        Assert.Equal(1, EventWebhookSender.Events(metrics, "open", "amp", "repaired"));
+        Assert.Equal(1, EventWebhookSender.Requests(metrics, "accepted"));
+        Assert.Equal(3, EventWebhookSender.Requests(metrics, "duplicate"));
+    }
+
+    [Fact]
+    public async Task SameEventsSignedAtAnotherTime_AreANewBatch()
+    {
+        using var sender = new EventWebhookSender();
+        var (proxy, time) = await sender.StartProxyAsync();
+        await using var _ = proxy;
+
+        await sender.PostSignedAsync(proxy.WebhookEndPoint, time, $"[{OpenAmpRepaired}]");
+        time.Advance(TimeSpan.FromSeconds(1));
+        await sender.PostSignedAsync(proxy.WebhookEndPoint, time, $"[{OpenAmpRepaired}]");
+
+        Assert.Equal(2, EventWebhookSender.Events(await EventWebhookSender.ScrapeAsync(proxy), "open", "amp", "repaired"));
+    }
+
+    [Fact]
     public async Task SignedLongAgo_IsAcceptedOnlyWhileWithinMaxSkewOnTheInjectedClock()
     {
         using var sender = new EventWebhookSender();
@@ -215,8 +251,9 @@ public sealed class WebhookEndpointTests
         var (proxy, time) = await sender.StartProxyAsync();
         await using var _ = proxy;
 
-        var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ =>
-            sender.PostSignedAsync(proxy.WebhookEndPoint, time, $"[{OpenAmpRepaired},{OpenHtmlPassed}]")));
+        // Distinct batches: the same batch twice would count once.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            sender.PostSignedAsync(proxy.WebhookEndPoint, time, $"[{OpenAmpRepaired},{OpenHtmlPassed},{{\"sg_event_id\":\"batch{i}\"}}]")));
 
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.NoContent, a.Status));
         var metrics = await EventWebhookSender.ScrapeAsync(proxy);
