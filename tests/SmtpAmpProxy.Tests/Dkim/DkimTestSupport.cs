@@ -89,6 +89,45 @@ internal static class DkimTestSupport
         var result = Peers.Run(python, [script, messageFile, keyFile, $"{selector}._domainkey.{domain}"], TimeSpan.FromSeconds(60));
         var verdict = result.StdOut.Trim();
         Assert.True(verdict is "pass" or "fail", $"dkim_verify.py failed to run: {result.StdOut}\n{result.StdErr}");
+
+        // Two verifiers we did not write, one in-process: they must reach the same verdict.
+        var (mimeKitPass, mimeKitLog) = VerifyWithMimeKit(message, publicKey, domain, selector);
+        Assert.True(mimeKitPass == (verdict == "pass"), $"dkimpy says {verdict}, MimeKit's DkimVerifier says {(mimeKitPass ? "pass" : "fail")} ({mimeKitLog})\n{result.StdErr}");
         return (verdict == "pass", result.StdErr);
+    }
+
+    /// <summary>MimeKit's DkimVerifier on the first DKIM-Signature, the key served for <c>selector._domainkey.domain</c> only.</summary>
+    public static (bool Pass, string Log) VerifyWithMimeKit(byte[] message, RSA publicKey, string domain, string selector)
+    {
+        var parsed = MimeKit.MimeMessage.Load(new MemoryStream(message));
+        var index = parsed.Headers.IndexOf(MimeKit.HeaderId.DkimSignature);
+        if (index < 0)
+        {
+            return (false, "no DKIM-Signature");
+        }
+
+        var verifier = new MimeKit.Cryptography.DkimVerifier(new SingleKeyLocator(publicKey, $"{selector}._domainkey.{domain}"));
+        try
+        {
+            return (verifier.Verify(parsed, parsed.Headers[index]), "verified");
+        }
+        catch (Exception e) when (e is FormatException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            return (false, e.GetType().Name + ": " + e.Message);
+        }
+    }
+
+    /// <summary>Serves one public key as the TXT record "v=DKIM1; k=rsa; p=…" of one name, as dkim_verify.py does.</summary>
+    private sealed class SingleKeyLocator(RSA publicKey, string recordName) : MimeKit.Cryptography.DkimPublicKeyLocatorBase
+    {
+        private readonly string _record = "v=DKIM1; k=rsa; p=" + Convert.ToBase64String(publicKey.ExportSubjectPublicKeyInfo());
+
+        public override Org.BouncyCastle.Crypto.AsymmetricKeyParameter LocatePublicKey(string methods, string domain, string selector, CancellationToken cancellationToken = default) =>
+            string.Equals($"{selector}._domainkey.{domain}".TrimEnd('.'), recordName, StringComparison.OrdinalIgnoreCase)
+                ? GetPublicKey(_record)
+                : throw new InvalidOperationException($"no key published at {selector}._domainkey.{domain}");
+
+        public override Task<Org.BouncyCastle.Crypto.AsymmetricKeyParameter> LocatePublicKeyAsync(string methods, string domain, string selector, CancellationToken cancellationToken = default) =>
+            Task.FromResult(LocatePublicKey(methods, domain, selector, cancellationToken));
     }
 }
