@@ -5,8 +5,11 @@ using SmtpAmpProxy.Http;
 namespace SmtpAmpProxy.Cli;
 
 /// <summary>
-/// <c>smtp-amp-proxy health [--url URL]</c>: exit 0 when the URL answers 200 within 3 s, else 1.
-/// The container's HEALTHCHECK runs it, because the runtime image carries no curl or wget.
+/// <c>smtp-amp-proxy health [--url URL] [--config FILE] [--Proxy:Key=value ...]</c>: exit 0 when the URL
+/// answers 200 within 3 s, else 1. The container's HEALTHCHECK runs it, because the runtime image carries
+/// no curl or wget. Without <c>--url</c> it asks the port the server listens on, found in the same
+/// configuration the server reads (file, environment, command line), so a port set anywhere needs no
+/// second setting in the HEALTHCHECK.
 /// </summary>
 internal static class HealthCommand
 {
@@ -14,19 +17,15 @@ internal static class HealthCommand
     public const int Unhealthy = 1;
     public const int UsageError = 2;
 
-    private const string EndpointVariable = "Proxy__Http__Endpoint";
+    private const string Usage = "usage: smtp-amp-proxy health [--url http://127.0.0.1:8080/healthz] [--config FILE] [--Proxy:Http:Endpoint=...]";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
 
-    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) =>
-        RunAsync(args, output, error, Environment.GetEnvironmentVariable(EndpointVariable));
-
-    /// <param name="configuredEndpoint">
-    /// <c>Proxy__Http__Endpoint</c> as the server sees it, so a moved port needs no second setting
-    /// in the HEALTHCHECK.
-    /// </param>
-    internal static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, string? configuredEndpoint)
+    /// <param name="environmentOverride">The environment to read instead of the process's (tests).</param>
+    public static async Task<int> RunAsync(
+        string[] args, TextWriter output, TextWriter error, IReadOnlyDictionary<string, string?>? environmentOverride = null)
     {
         string? url = null;
+        var configurationArgs = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--url" && i + 1 < args.Length)
@@ -37,14 +36,36 @@ internal static class HealthCommand
             {
                 url = args[i]["--url=".Length..];
             }
+            else if (args[i] is "--config" or "-c" && i + 1 < args.Length)
+            {
+                configurationArgs.Add(args[i]);
+                configurationArgs.Add(args[++i]);
+            }
+            else if (args[i].StartsWith("--config=", StringComparison.Ordinal)
+                || args[i].StartsWith("--Proxy:", StringComparison.OrdinalIgnoreCase))
+            {
+                configurationArgs.Add(args[i]);
+            }
             else
             {
-                await error.WriteLineAsync("usage: smtp-amp-proxy health [--url http://127.0.0.1:8080/healthz]").ConfigureAwait(false);
+                await error.WriteLineAsync(Usage).ConfigureAwait(false);
                 return UsageError;
             }
         }
 
-        url ??= DefaultUrl(configuredEndpoint);
+        if (url is null)
+        {
+            try
+            {
+                url = DefaultUrl(ProxyConfiguration.Load(configurationArgs, environmentOverride).Options.Http.Endpoint);
+            }
+            catch (ConfigurationException e)
+            {
+                await error.WriteLineAsync($"health: configuration error: {e.Message}").ConfigureAwait(false);
+                return UsageError;
+            }
+        }
+
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {
             await error.WriteLineAsync($"health: '{url}' is not an http:// URL").ConfigureAwait(false);
@@ -82,7 +103,7 @@ internal static class HealthCommand
         IPEndPoint? endPoint;
         try
         {
-            endPoint = OperationsHttpService.ParseEndpoint(configuredEndpoint);
+            endPoint = OperationsPort.ParseEndpoint(configuredEndpoint);
         }
         catch (ConfigurationException)
         {

@@ -22,6 +22,7 @@ public sealed record ProxyOptions
     public AmpOptions Amp { get; init; } = new();
     [ValidateObjectMembers]
     public UpstreamOptions Upstream { get; init; } = new();
+    [ValidateObjectMembers]
     public HttpOptions Http { get; init; } = new();
     public DkimOptions Dkim { get; init; } = new();
     [ValidateObjectMembers]
@@ -181,6 +182,17 @@ public sealed record UpstreamOptions
 public sealed record HttpOptions
 {
     public string Endpoint { get; init; } = "0.0.0.0:8080";
+
+    /// <summary>
+    /// Open connections to the operations port. Probes and a scraper need a handful; the room above
+    /// that is for connections a slow or hostile client holds until <see cref="RequestHeadersTimeout"/>.
+    /// </summary>
+    [Positive]
+    public int MaxConnections { get; init; } = 512;
+
+    /// <summary>A request's headers must arrive within this (Kestrel's default is 30 s): slowloris.</summary>
+    [Positive]
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 public enum DkimRepairAction { Keep, Remove, Resign }

@@ -140,6 +140,15 @@ internal sealed class ProxyOptionsValidator(string contentRoot) : IValidateOptio
             }
         }
 
+        try
+        {
+            Http.OperationsPort.ParseEndpoint(options.Http.Endpoint);
+        }
+        catch (ConfigurationException e)
+        {
+            errors.Add(e.Message);
+        }
+
         if (options.Dkim.OnRepair == DkimRepairAction.Resign && options.Dkim.Keys is not { Count: > 0 })
         {
             Error("Dkim:Keys", "is empty, but Proxy:Dkim:OnRepair is Resign");

@@ -1,3 +1,7 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -18,11 +22,14 @@ namespace SmtpAmpProxy.Hosting;
 /// <summary>Composes the appliance: options, upstream, relay handler, SMTP listeners, JSON logs.</summary>
 internal static class ProxyHost
 {
-    public static IHost Build(ProxyConfiguration configuration, Action<IServiceCollection>? configureServices = null)
+    public static WebApplication Build(ProxyConfiguration configuration, Action<IServiceCollection>? configureServices = null)
     {
-        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings
+        // One host for SMTP and the operations port. The empty builder reads no appsettings, environment
+        // or command line of its own: the appliance's configuration is the only one, and ASPNETCORE_URLS
+        // cannot move the port.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
         {
-            DisableDefaults = true,
+            ApplicationName = "smtp-amp-proxy",
             ContentRootPath = configuration.ContentRoot,
         });
         builder.Configuration.AddConfiguration(configuration.Root);
@@ -37,6 +44,7 @@ internal static class ProxyHost
         });
 
         builder.Services.AddProxyOptions(configuration);
+
         // The host reads its options while it is built, before start-up validation: from the loaded copy.
         builder.Services.Configure<HostOptions>(host =>
             host.ShutdownTimeout = configuration.Options.Limits.ShutdownDrainTimeout + TimeSpan.FromSeconds(5));
@@ -45,11 +53,44 @@ internal static class ProxyHost
         builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
         builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
         builder.Services.AddSingleton<SmtpProxyService>();
-        builder.Services.AddProxyOperations();
         builder.Services.AddSendGridWebhook();
         builder.Services.AddHostedService(services => services.GetRequiredService<SmtpProxyService>());
+        builder.Services.AddProxyOperations();
+        UseOperationsPort(builder, configuration.Options.Http);
         configureServices?.Invoke(builder.Services);
-        return builder.Build();
+
+        var app = builder.Build();
+        app.MapOperations();
+        return app;
+    }
+
+    /// <summary>Kestrel on <c>Proxy:Http:Endpoint</c>, limited so that slow or many clients cannot starve the probes.</summary>
+    private static void UseOperationsPort(WebApplicationBuilder builder, HttpOptions http)
+    {
+        var endPoint = OperationsPort.ParseEndpoint(http.Endpoint);
+        if (endPoint is null)
+        {
+            builder.Services.AddSingleton<IServer, NoOperationsServer>();
+            builder.Services.AddHostedService<OperationsPortLog>();
+            return;
+        }
+
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxConcurrentConnections = http.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = 0;
+            kestrel.Limits.RequestHeadersTimeout = http.RequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+            kestrel.Limits.MaxRequestBodySize = 0;
+            kestrel.Limits.MaxRequestLineSize = 1024;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 8 * 1024;
+
+            // No route takes a body; a client that trickles one anyway is cut off like a slow header.
+            kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+            kestrel.Listen(endPoint);
+        });
+        builder.Services.AddHostedService<OperationsPortLog>();
     }
 
     private static RelaySettings CreateRelaySettings(ProxyConfiguration configuration, ProxyOptions options) =>

@@ -10,13 +10,18 @@ using SmtpAmpProxy.Smtp;
 
 namespace SmtpAmpProxy.Hosting;
 
-/// <summary>Runs the SMTP listeners for the lifetime of the host and drains them on stop.</summary>
+/// <summary>
+/// Runs the SMTP listeners for the lifetime of the host and drains them when it stops. The drain runs in
+/// the host's stopping phase, before any service stops, so the operations port still answers probes
+/// (with <c>/readyz</c> saying "shutting down") while sessions finish.
+/// </summary>
 internal sealed class SmtpProxyService(
     ProxyConfiguration configuration, ProxyOptions options, ISmtpSessionHandlerFactory handlers, ILoggerFactory loggerFactory, TimeProvider time)
-    : IHostedService, IAsyncDisposable
+    : IHostedLifecycleService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Hosting");
     private SmtpServer? _server;
+    private int _drained;
 
     /// <summary>The endpoints actually bound (port 0 resolved), for tests and the start log.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndPoints => _server?.BoundEndPoints ?? [];
@@ -89,9 +94,17 @@ internal sealed class SmtpProxyService(
         ProxyLog.SocketCompletionMode(_logger, SocketCompletions.IsInline ? "inline on the socket event threads" : "on the thread pool");
     }
 
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => StopAsync(cancellationToken);
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_server is null)
+        if (_server is null || Interlocked.Exchange(ref _drained, 1) == 1)
         {
             return;
         }

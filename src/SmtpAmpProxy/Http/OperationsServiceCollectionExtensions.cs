@@ -8,10 +8,7 @@ namespace SmtpAmpProxy.Http;
 
 internal static class OperationsServiceCollectionExtensions
 {
-    /// <summary>
-    /// Metrics, readiness and the operations HTTP port. Call before the SMTP service is added: hosted
-    /// services start in order and stop in reverse, so probes answer until the listeners have drained.
-    /// </summary>
+    /// <summary>Metrics, readiness checks and what the operations port's routes need.</summary>
     public static IServiceCollection AddProxyOperations(this IServiceCollection services)
     {
         services.AddMetrics();
@@ -25,9 +22,11 @@ internal static class OperationsServiceCollectionExtensions
             return metrics;
         });
         services.TryAddSingleton<PrometheusExporter>();
-        services.TryAddSingleton<ReadinessCheck>();
-        services.TryAddSingleton<OperationsHttpService>();
-        services.AddHostedService(provider => provider.GetRequiredService<OperationsHttpService>());
+        services.TryAddSingleton<UpstreamReadiness>();
+        services.TryAddSingleton<OperationsPort>();
+        services.AddRoutingCore();
+        services.AddHealthChecks().AddReadinessChecks();
+        services.AddOperationsRateLimits();
         return services;
     }
 }

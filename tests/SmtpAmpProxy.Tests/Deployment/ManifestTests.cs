@@ -149,7 +149,7 @@ public sealed class ManifestTests
 
         Assert.Equal(UpstreamMode.Smtp, options.Upstream.Mode);
         Assert.Equal("smtp.sendgrid.net", options.Upstream.Host);
-        Assert.NotNull(OperationsHttpService.ParseEndpoint(options.Http.Endpoint));
+        Assert.NotNull(OperationsPort.ParseEndpoint(options.Http.Endpoint));
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public sealed class HealthCommandTests
         await using var proxy = await ProxyTestHost.StartAsync(new Dictionary<string, string> { ["Proxy:Http:Endpoint"] = "127.0.0.1:0" });
         var output = new StringWriter();
 
-        var exit = await HealthCommand.RunAsync(["--url", $"http://{proxy.HttpEndPoint}/healthz"], output, new StringWriter(), null);
+        var exit = await HealthCommand.RunAsync(["--url", $"http://{proxy.HttpEndPoint}/healthz"], output, new StringWriter());
 
         Assert.Equal(HealthCommand.Healthy, exit);
         Assert.Contains("200", output.ToString());
@@ -23,9 +23,51 @@ public sealed class HealthCommandTests
     {
         await using var proxy = await ProxyTestHost.StartAsync(new Dictionary<string, string> { ["Proxy:Http:Endpoint"] = "127.0.0.1:0" });
 
-        var exit = await HealthCommand.RunAsync([], new StringWriter(), new StringWriter(), $"0.0.0.0:{proxy.HttpEndPoint.Port}");
+        var exit = await HealthCommand.RunAsync(
+            [], new StringWriter(), new StringWriter(),
+            new Dictionary<string, string?> { ["Proxy__Http__Endpoint"] = $"0.0.0.0:{proxy.HttpEndPoint.Port}" });
 
         Assert.Equal(HealthCommand.Healthy, exit);
+    }
+
+    [Fact]
+    public async Task Health_PortSetOnlyInTheConfigurationFile_ExitsZero()
+    {
+        await using var proxy = await ProxyTestHost.StartAsync(new Dictionary<string, string> { ["Proxy:Http:Endpoint"] = "127.0.0.1:0" });
+        using var directory = new TempDirectory();
+        var file = directory.File("appsettings.json");
+        await File.WriteAllTextAsync(file, $$"""{ "Proxy": { "Http": { "Endpoint": "0.0.0.0:{{proxy.HttpEndPoint.Port}}" } } }""", TestContext.Current.CancellationToken);
+        var output = new StringWriter();
+
+        var exit = await HealthCommand.RunAsync(["--config", file], output, new StringWriter(), new Dictionary<string, string?>());
+
+        Assert.Equal(HealthCommand.Healthy, exit);
+        Assert.Contains($"127.0.0.1:{proxy.HttpEndPoint.Port}", output.ToString());
+    }
+
+    [Fact]
+    public async Task Health_CommandLineOverridesTheFile_AsForTheServer()
+    {
+        await using var proxy = await ProxyTestHost.StartAsync(new Dictionary<string, string> { ["Proxy:Http:Endpoint"] = "127.0.0.1:0" });
+        using var directory = new TempDirectory();
+        var file = directory.File("appsettings.json");
+        await File.WriteAllTextAsync(file, $$"""{ "Proxy": { "Http": { "Endpoint": "127.0.0.1:{{MetricsEndpointTests.ClosedPort()}}" } } }""", TestContext.Current.CancellationToken);
+
+        var exit = await HealthCommand.RunAsync(
+            ["--config", file, $"--Proxy:Http:Endpoint=127.0.0.1:{proxy.HttpEndPoint.Port}"], new StringWriter(), new StringWriter(), new Dictionary<string, string?>());
+
+        Assert.Equal(HealthCommand.Healthy, exit);
+    }
+
+    [Fact]
+    public async Task Health_ConfigurationWithUnknownKey_ExitsTwoNamingIt()
+    {
+        var error = new StringWriter();
+
+        var exit = await HealthCommand.RunAsync(["--Proxy:Http:Endpoin=127.0.0.1:1"], new StringWriter(), error, new Dictionary<string, string?>());
+
+        Assert.Equal(HealthCommand.UsageError, exit);
+        Assert.Contains("Endpoin", error.ToString());
     }
 
     [Fact]
@@ -33,7 +75,7 @@ public sealed class HealthCommandTests
     {
         var error = new StringWriter();
 
-        var exit = await HealthCommand.RunAsync([$"--url=http://127.0.0.1:{MetricsEndpointTests.ClosedPort()}/healthz"], new StringWriter(), error, null);
+        var exit = await HealthCommand.RunAsync([$"--url=http://127.0.0.1:{MetricsEndpointTests.ClosedPort()}/healthz"], new StringWriter(), error);
 
         Assert.Equal(HealthCommand.Unhealthy, exit);
         Assert.StartsWith("unhealthy:", error.ToString());
@@ -45,7 +87,7 @@ public sealed class HealthCommandTests
         await using var proxy = await ProxyTestHost.StartAsync(new Dictionary<string, string> { ["Proxy:Http:Endpoint"] = "127.0.0.1:0" });
         var error = new StringWriter();
 
-        var exit = await HealthCommand.RunAsync(["--url", $"http://{proxy.HttpEndPoint}/nothing-here"], new StringWriter(), error, null);
+        var exit = await HealthCommand.RunAsync(["--url", $"http://{proxy.HttpEndPoint}/nothing-here"], new StringWriter(), error);
 
         Assert.Equal(HealthCommand.Unhealthy, exit);
         Assert.Contains("404", error.ToString());
@@ -56,13 +98,13 @@ public sealed class HealthCommandTests
     [InlineData("--url")]
     public async Task Health_BadArguments_ExitsTwo(string argument)
     {
-        Assert.Equal(HealthCommand.UsageError, await HealthCommand.RunAsync([argument], new StringWriter(), new StringWriter(), null));
+        Assert.Equal(HealthCommand.UsageError, await HealthCommand.RunAsync([argument], new StringWriter(), new StringWriter()));
     }
 
     [Fact]
     public async Task Health_NotHttpUrl_ExitsTwo()
     {
-        Assert.Equal(HealthCommand.UsageError, await HealthCommand.RunAsync(["--url", "ftp://127.0.0.1/healthz"], new StringWriter(), new StringWriter(), null));
+        Assert.Equal(HealthCommand.UsageError, await HealthCommand.RunAsync(["--url", "ftp://127.0.0.1/healthz"], new StringWriter(), new StringWriter()));
     }
 
     [Theory]

@@ -55,7 +55,7 @@ public sealed class HealthEndpointTests
         var answer = await OpsHttp.SendAsync(proxy.HttpEndPoint, "/readyz");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.Status);
-        Assert.StartsWith("not ready: outbox", answer.Body);
+        Assert.StartsWith("not ready: upstream: outbox", answer.Body);
         Assert.Contains(proxy.Logs.WithEvent(3202), l => l.Message.Contains("outbox", StringComparison.Ordinal));
     }
 
@@ -119,7 +119,7 @@ public sealed class HealthEndpointTests
     {
         await using var proxy = await ProxyTestHost.StartAsync();
 
-        Assert.Null(proxy.Services.GetRequiredService<OperationsHttpService>().BoundEndPoint);
+        Assert.Null(proxy.Services.GetRequiredService<OperationsPort>().BoundEndPoint);
         Assert.Single(proxy.Logs.WithEvent(3201));
     }
 
@@ -130,7 +130,7 @@ public sealed class HealthEndpointTests
     [InlineData("[::1]:8080", "[::1]:8080")]
     public void ParseEndpoint_AddressAndPort_ReturnsEndpoint(string configured, string expected)
     {
-        Assert.Equal(IPEndPoint.Parse(expected), OperationsHttpService.ParseEndpoint(configured));
+        Assert.Equal(IPEndPoint.Parse(expected), OperationsPort.ParseEndpoint(configured));
     }
 
     [Theory]
@@ -139,7 +139,7 @@ public sealed class HealthEndpointTests
     [InlineData("None")]
     public void ParseEndpoint_EmptyOrNone_ReturnsNull(string configured)
     {
-        Assert.Null(OperationsHttpService.ParseEndpoint(configured));
+        Assert.Null(OperationsPort.ParseEndpoint(configured));
     }
 
     [Theory]
@@ -150,7 +150,7 @@ public sealed class HealthEndpointTests
     [InlineData("::1:8080")]
     public void ParseEndpoint_Malformed_ThrowsNamingTheKey(string configured)
     {
-        var error = Assert.Throws<ConfigurationException>(() => OperationsHttpService.ParseEndpoint(configured));
+        var error = Assert.Throws<ConfigurationException>(() => OperationsPort.ParseEndpoint(configured));
         Assert.StartsWith("Proxy:Http:Endpoint:", error.Message);
     }
 }

@@ -30,7 +30,7 @@ internal sealed class ProxyTestHost : IAsyncDisposable
     public IPEndPoint EndPoint => _host.Services.GetRequiredService<SmtpProxyService>().BoundEndPoints[0];
 
     /// <summary>The operations HTTP port; a test turns it on with <c>Proxy:Http:Endpoint=127.0.0.1:0</c>.</summary>
-    public IPEndPoint HttpEndPoint => _host.Services.GetRequiredService<OperationsHttpService>().BoundEndPoint
+    public IPEndPoint HttpEndPoint => _host.Services.GetRequiredService<OperationsPort>().BoundEndPoint
         ?? throw new InvalidOperationException("HTTP is off: pass Proxy:Http:Endpoint=127.0.0.1:0");
 
     /// <summary>The Event Webhook listener; a test turns it on with <c>Proxy:Webhook:Endpoint=127.0.0.1:0</c>.</summary>

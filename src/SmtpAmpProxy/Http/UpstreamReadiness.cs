@@ -1,7 +1,4 @@
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Configuration;
-using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Smtp;
 using SmtpAmpProxy.Upstream;
@@ -11,23 +8,15 @@ namespace SmtpAmpProxy.Http;
 internal readonly record struct Readiness(bool IsReady, string Reason);
 
 /// <summary>
-/// Ready means a load balancer may send mail here: the SMTP listeners are bound, the host is not
-/// shutting down, and the upstream can take mail. Under mirror semantics a sender connected to an
-/// instance whose upstream is down only ever gets 451s, so such an instance should leave the pool.
+/// Whether the upstream can take mail now. Under mirror semantics a sender connected to an instance
+/// whose upstream is down only ever gets 451s, so such an instance should leave the balancer's pool.
+/// What a relay saw recently is believed; otherwise one probe at a time opens a transaction and gives
+/// it straight back.
 /// </summary>
-internal sealed class ReadinessCheck(
-    ProxyConfiguration configuration,
-    ProxyOptions options,
-    SmtpProxyService smtp,
-    IUpstream upstream,
-    ProxyMetrics metrics,
-    IHostApplicationLifetime lifetime,
-    ILoggerFactory loggerFactory,
-    TimeProvider time)
+internal sealed class UpstreamReadiness(
+    ProxyConfiguration configuration, ProxyOptions options, IUpstream upstream, ProxyMetrics metrics, TimeProvider time)
 {
-    private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Http");
     private readonly SemaphoreSlim _probe = new(1, 1);
-    private bool? _lastReady;
 
     /// <summary>A relay or probe that reached the upstream this recently vouches for it without a new connection.</summary>
     public TimeSpan TrustWindow { get; init; } = TimeSpan.FromMinutes(2);
@@ -43,55 +32,10 @@ internal sealed class ReadinessCheck(
 
     public async Task<Readiness> CheckAsync(CancellationToken ct)
     {
-        var result = await EvaluateAsync(ct).ConfigureAwait(false);
-        if (_lastReady != result.IsReady)
-        {
-            _lastReady = result.IsReady;
-            if (result.IsReady)
-            {
-                HttpLog.Ready(_logger);
-            }
-            else
-            {
-                HttpLog.NotReady(_logger, result.Reason);
-            }
-        }
-
-        return result;
-    }
-
-    private async Task<Readiness> EvaluateAsync(CancellationToken ct)
-    {
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
-        {
-            return new(false, "shutting down");
-        }
-
-        if (smtp.BoundEndPoints.Count < options.EffectiveListen.Count)
-        {
-            return new(false, "SMTP listeners are not bound yet");
-        }
-
         var upstreamOptions = options.Upstream;
         return upstreamOptions.Mode == UpstreamMode.Directory
-            ? CheckDirectory(ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, upstreamOptions.Directory))
+            ? FolderProbe.Check("outbox", ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, upstreamOptions.Directory))
             : await CheckSmtpUpstreamAsync(ct).ConfigureAwait(false);
-    }
-
-    /// <summary>The file-drop upstream is usable when a file can be created in its folder.</summary>
-    private static Readiness CheckDirectory(string directory)
-    {
-        try
-        {
-            // A dot name: readers of the outbox take *.eml only, like the upstream's own temporary files.
-            using var probe = new FileStream(Path.Combine(directory, $".ready-{Guid.NewGuid():N}.tmp"),
-                FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
-            return new(true, "ok");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return new(false, $"outbox {directory} is not writable: {e.Message}");
-        }
     }
 
     private async Task<Readiness> CheckSmtpUpstreamAsync(CancellationToken ct)
@@ -112,7 +56,7 @@ internal sealed class ReadinessCheck(
 
             var (reachable, reason) = await ProbeAsync(ct).ConfigureAwait(false);
             metrics.RecordUpstream(reachable, reason);
-            return new(reachable, reachable ? "ok" : $"upstream: {reason}");
+            return new(reachable, reachable ? "ok" : reason!);
         }
         finally
         {
@@ -133,7 +77,7 @@ internal sealed class ReadinessCheck(
             return new(true, "ok");
         }
 
-        return !last.Reachable && age < FailureHold ? new(false, $"upstream: {last.Reason}") : null;
+        return !last.Reachable && age < FailureHold ? new(false, last.Reason ?? "unreachable") : null;
     }
 
     /// <summary>
@@ -164,4 +108,23 @@ internal sealed class ReadinessCheck(
         e.Stage is SmtpFailureStage.Connect or SmtpFailureStage.Greeting or SmtpFailureStage.Tls
             ? ProxyMetrics.Unreachable
             : ProxyMetrics.Refused;
+}
+
+/// <summary>A folder the appliance writes to is usable when a file can be created in it.</summary>
+internal static class FolderProbe
+{
+    public static Readiness Check(string what, string directory)
+    {
+        try
+        {
+            // A dot name: readers of the outbox take *.eml only, like the upstream's own temporary files.
+            using var probe = new FileStream(Path.Combine(directory, $".ready-{Guid.NewGuid():N}.tmp"),
+                FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+            return new(true, "ok");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new(false, $"{what} {directory} is not writable: {e.Message}");
+        }
+    }
 }

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Http;
@@ -14,7 +14,7 @@ using SmtpAmpProxy.Upstream;
 namespace SmtpAmpProxy.Tests.Http;
 
 /// <summary>When /readyz trusts what the relay saw and when it checks the upstream itself; time is virtual.</summary>
-public sealed class ReadinessCheckTests
+public sealed class UpstreamReadinessTests
 {
     [Fact]
     public async Task Check_RecentRelaySucceeded_ReadyWithoutConnecting()
@@ -40,7 +40,7 @@ public sealed class ReadinessCheckTests
         var result = await check.CheckAsync(TestContext.Current.CancellationToken);
 
         Assert.False(result.IsReady);
-        Assert.StartsWith("upstream: unreachable", result.Reason);
+        Assert.StartsWith("unreachable", result.Reason);
         Assert.False(metrics.LastUpstream!.Reachable);
     }
 
@@ -54,7 +54,7 @@ public sealed class ReadinessCheckTests
 
         var result = await check.CheckAsync(TestContext.Current.CancellationToken);
 
-        Assert.Equal("upstream: lost: connection reset by peer", result.Reason);
+        Assert.Equal("lost: connection reset by peer", result.Reason);
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class ReadinessCheckTests
         var ready = await OpsHttp.SendAsync(proxy.HttpEndPoint, "/readyz");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.Status);
-        Assert.Equal("not ready: shutting down", ready.Body.Trim());
+        Assert.Equal("not ready: host: shutting down", ready.Body.Trim());
         Assert.Equal(HttpStatusCode.OK, (await OpsHttp.SendAsync(proxy.HttpEndPoint, "/healthz")).Status);
     }
 
@@ -80,30 +80,16 @@ public sealed class ReadinessCheckTests
     });
 
     /// <summary>A check over the running proxy's listeners and upstream, with its own metrics and clock.</summary>
-    private static (ReadinessCheck Check, ProxyMetrics Metrics, ManualTime Time) Create(ProxyTestHost proxy)
+    private static (UpstreamReadiness Check, ProxyMetrics Metrics, FakeTimeProvider Time) Create(ProxyTestHost proxy)
     {
-        var time = new ManualTime();
+        var time = new FakeTimeProvider();
         var metrics = new ProxyMetrics(proxy.Services.GetRequiredService<IMeterFactory>(), time);
-        var check = new ReadinessCheck(
+        var check = new UpstreamReadiness(
             proxy.Services.GetRequiredService<ProxyConfiguration>(),
             proxy.Services.GetRequiredService<ProxyOptions>(),
-            proxy.Services.GetRequiredService<SmtpProxyService>(),
             proxy.Services.GetRequiredService<IUpstream>(),
             metrics,
-            proxy.Services.GetRequiredService<IHostApplicationLifetime>(),
-            NullLoggerFactory.Instance,
             time);
         return (check, metrics, time);
-    }
-
-    private sealed class ManualTime : TimeProvider
-    {
-        private long _ticks = 1;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _ticks;
-
-        public void Advance(TimeSpan by) => _ticks += by.Ticks;
     }
 }

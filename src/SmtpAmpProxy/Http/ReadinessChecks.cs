@@ -1,0 +1,64 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using SmtpAmpProxy.Configuration;
+using SmtpAmpProxy.Hosting;
+
+namespace SmtpAmpProxy.Http;
+
+/// <summary>
+/// Ready means a load balancer may send mail here. Each condition is one health check tagged
+/// <see cref="Tag"/> that asks one component, so <c>/readyz</c> names the one that failed.
+/// </summary>
+internal static class ReadinessChecks
+{
+    public const string Tag = "ready";
+
+    public static IHealthChecksBuilder AddReadinessChecks(this IHealthChecksBuilder checks) => checks
+        .AddCheck<HostRunningCheck>("host", tags: [Tag])
+        .AddCheck<ListenersCheck>("listeners", tags: [Tag])
+        .AddCheck<UpstreamCheck>("upstream", tags: [Tag])
+        .AddCheck<SpillFolderCheck>("spill-folder", tags: [Tag]);
+
+    internal static HealthCheckResult From(Readiness readiness) =>
+        readiness.IsReady ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy(readiness.Reason);
+}
+
+/// <summary>Once the host stops, the balancer should send no new sessions while the listeners drain.</summary>
+internal sealed class HostRunningCheck(IHostApplicationLifetime lifetime) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(lifetime.ApplicationStopping.IsCancellationRequested
+            ? HealthCheckResult.Unhealthy("shutting down")
+            : HealthCheckResult.Healthy());
+}
+
+/// <summary>Every configured SMTP listener is bound.</summary>
+internal sealed class ListenersCheck(SmtpProxyService smtp, ProxyOptions options) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var bound = smtp.BoundEndPoints.Count;
+        var configured = options.EffectiveListen.Count;
+        return Task.FromResult(bound < configured
+            ? HealthCheckResult.Unhealthy($"{bound} of {configured} SMTP listeners bound")
+            : HealthCheckResult.Healthy());
+    }
+}
+
+/// <summary>The upstream can take mail (see <see cref="UpstreamReadiness"/>).</summary>
+internal sealed class UpstreamCheck(UpstreamReadiness upstream) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        ReadinessChecks.From(await upstream.CheckAsync(cancellationToken).ConfigureAwait(false));
+}
+
+/// <summary>
+/// Messages over the memory threshold are spilled to the temporary folder while they are handled; a
+/// folder that cannot take a file would refuse every large message.
+/// </summary>
+internal sealed class SpillFolderCheck : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(ReadinessChecks.From(FolderProbe.Check("spill folder", Path.GetTempPath())));
+}
