@@ -22,6 +22,12 @@ internal sealed class WebhookListener(
     ProxyConfiguration configuration, WebhookOptions options, IServiceProvider services, ILoggerFactory loggerFactory)
     : IHostedService, IAsyncDisposable
 {
+    /// <summary>SendGrid posts batches from a few connections at a time; the rest is noise or a flood.</summary>
+    public const int MaxConnections = 128;
+
+    /// <summary>SendGrid sends a handful of short headers; Kestrel's default is 32 KiB.</summary>
+    public const int MaxHeaderBytes = 16 * 1024;
+
     private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Webhook");
     private WebApplication? _app;
 
@@ -49,12 +55,10 @@ internal sealed class WebhookListener(
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-
-            // SendGrid posts batches from a few connections; the rest is noise or a flood.
-            kestrel.Limits.MaxConcurrentConnections = 128;
+            kestrel.Limits.MaxConcurrentConnections = MaxConnections;
             // One byte over the handler's own limit, so the handler sees the excess and counts it.
             kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes + 1;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            kestrel.Limits.MaxRequestHeadersTotalSize = MaxHeaderBytes;
             kestrel.Listen(endPoint);
         });
 

@@ -220,6 +220,57 @@ public sealed class WebhookEndpointTests
     }
 
     [Fact]
+    public async Task HeadersOverTheLimit_Answers431AndCountNothing()
+    {
+        using var sender = new EventWebhookSender();
+        var (proxy, time) = await sender.StartProxyAsync();
+        await using var _ = proxy;
+        var body = Encoding.UTF8.GetBytes($"[{OpenAmpRepaired}]");
+        var timestamp = EventWebhookSender.Timestamp(time.GetUtcNow());
+        using var client = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"http://{proxy.WebhookEndPoint}/webhooks/sendgrid") { Content = new ByteArrayContent(body) };
+        request.Headers.TryAddWithoutValidation(EventWebhookSender.TimestampHeader, timestamp);
+        request.Headers.TryAddWithoutValidation(EventWebhookSender.SignatureHeader, sender.Sign(timestamp, body));
+        request.Headers.TryAddWithoutValidation("X-Padding", new string('a', WebhookListener.MaxHeaderBytes));
+
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, response.StatusCode);
+        Assert.Equal(0, EventWebhookSender.Events(await EventWebhookSender.ScrapeAsync(proxy), "open", "amp", "repaired"));
+    }
+
+    [Fact]
+    public async Task ConnectionsOverTheLimit_AreClosedUnanswered()
+    {
+        using var sender = new EventWebhookSender();
+        var (proxy, _) = await sender.StartProxyAsync();
+        await using var __ = proxy;
+        var open = new List<TcpClient>();
+        try
+        {
+            // Each connection has had an answer, so the server has certainly counted it; keep-alive holds it open.
+            for (var i = 0; i < WebhookListener.MaxConnections; i++)
+            {
+                var tcp = new TcpClient();
+                open.Add(tcp);
+                await tcp.ConnectAsync(proxy.WebhookEndPoint, TestContext.Current.CancellationToken);
+                await tcp.GetStream().WriteAsync("GET /webhooks/sendgrid HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray(), TestContext.Current.CancellationToken);
+                Assert.StartsWith("HTTP/1.1 405", await ReadResponseAsync(tcp.GetStream()));
+            }
+
+            using var extra = new TcpClient();
+            await extra.ConnectAsync(proxy.WebhookEndPoint, TestContext.Current.CancellationToken);
+            await extra.GetStream().WriteAsync("GET /webhooks/sendgrid HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray(), TestContext.Current.CancellationToken);
+
+            Assert.Equal("", await ReadResponseAsync(extra.GetStream()));
+        }
+        finally
+        {
+            open.ForEach(t => t.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task OtherPathsAndMethods_AreNotServed()
     {
         using var sender = new EventWebhookSender();
@@ -295,7 +346,17 @@ public sealed class WebhookEndpointTests
         var buffer = new byte[4096];
         while (!text.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
         {
-            var read = await stream.ReadAsync(buffer, timeout.Token);
+            int read;
+            try
+            {
+                read = await stream.ReadAsync(buffer, timeout.Token);
+            }
+            catch (IOException)
+            {
+                // Closed with a reset rather than a FIN: closed all the same.
+                read = 0;
+            }
+
             if (read == 0)
             {
                 break;
