@@ -16,7 +16,10 @@ namespace SmtpAmpProxy.Webhook;
 /// <summary>
 /// The listener SendGrid posts to (<c>Proxy:Webhook:Endpoint</c>), apart from the operations port:
 /// this one faces the internet, the other only the cluster. It serves the webhook route and nothing
-/// else, on a Kestrel of its own inside the appliance's host.
+/// else, on a Kestrel of its own inside the appliance's host. Not a second endpoint of the host's
+/// Kestrel: that server's limits (connections, no request bodies) are set so probes cannot be
+/// starved, and they apply to every endpoint it has; a flood on this port must not take the
+/// probes' connections, and <c>/metrics</c> must not answer here.
 /// </summary>
 internal sealed class WebhookListener(
     ProxyConfiguration configuration, WebhookOptions options, IServiceProvider services, ILoggerFactory loggerFactory)

@@ -285,6 +285,15 @@ public sealed class WebhookEndpointTests
 
         Assert.Equal(HttpStatusCode.NotFound, metricsHere.Status);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, get.StatusCode);
+
+        // The operations routes answer on the operations port only, never on the one facing SendGrid.
+        foreach (var path in new[] { "/metrics", "/healthz", "/readyz" })
+        {
+            var onWebhookPort = await client.GetAsync($"http://{proxy.WebhookEndPoint}{path}", TestContext.Current.CancellationToken);
+            var onOpsPort = await client.GetAsync($"http://{proxy.HttpEndPoint}{path}", TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.NotFound, onWebhookPort.StatusCode);
+            Assert.NotEqual(HttpStatusCode.NotFound, onOpsPort.StatusCode);
+        }
     }
 
     [Fact]
