@@ -33,7 +33,7 @@ internal sealed class SmtpUpstream : IUpstream, IAsyncDisposable
         _logger = logger;
         _time = time;
         Health = health;
-        _shares = new ClientShares(settings.MaxConnectionsPerClient);
+        _shares = new ClientShares(settings.MaxConnectionsPerClient, pool.MaxConnections);
         metrics.ObservePool(() => (pool.IdleCount, pool.RentedCount, pool.WaitingCount));
     }
 
