@@ -32,9 +32,6 @@ internal static partial class ClientLog
     [LoggerMessage(2007, LogLevel.Trace, "Upstream {ConnectionId} S: {Reply}")]
     public static partial void Received(ILogger logger, long connectionId, SmtpReply reply);
 
-    [LoggerMessage(2008, LogLevel.Information, "Upstream {ConnectionId}: reused session was closed by the upstream; reconnected before the transaction ({Reason})")]
-    public static partial void Reconnected(ILogger logger, long connectionId, string reason);
-
     [LoggerMessage(2009, LogLevel.Debug, "Upstream {ConnectionId}: closed after {Messages} messages")]
     public static partial void Closed(ILogger logger, long connectionId, int messages);
 

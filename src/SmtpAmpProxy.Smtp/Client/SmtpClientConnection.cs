@@ -11,10 +11,13 @@ using SmtpAmpProxy.Smtp.Client;
 namespace SmtpAmpProxy.Smtp;
 
 /// <summary>
-/// One SMTP session to the upstream (RFC 5321 client side with STARTTLS, AUTH, PIPELINING). Not thread-safe:
-/// one transaction at a time, which the pool guarantees by never handing a connection out twice.
-/// Refused commands come back as replies; only a lost or unintelligible connection throws
-/// <see cref="SmtpConnectionException"/>, after which <see cref="IsBroken"/> is true.
+/// One SMTP session to the upstream (RFC 5321 client side with STARTTLS, AUTH, PIPELINING): a command and
+/// reply pipe. It does not know where a mail transaction stands; its user does (the relay's transaction).
+/// Not thread-safe: the pool never hands a connection out twice. Refused commands come back as replies;
+/// only a lost, unintelligible or mis-framed connection throws <see cref="SmtpConnectionException"/>,
+/// after which <see cref="IsBroken"/> is true. Framing is strict: bytes waiting after the greeting, after
+/// a 354, or after the last reply an exchange expects mean replies could be attributed to the wrong
+/// command, so the connection is broken rather than read on.
 /// </summary>
 public sealed class SmtpClientConnection : IAsyncDisposable
 {
@@ -33,9 +36,6 @@ public sealed class SmtpClientConnection : IAsyncDisposable
     private EhloExtensions _extensions = EhloExtensions.None;
     private bool _ready;
     private bool _disposed;
-    private int _transactionsStarted;
-    private int _exchangeReplies;
-    private int _exchangeFirstCode;
 
     private SmtpClientConnection(SmtpClientOptions options, ClientTls tls, ILogger logger)
     {
@@ -56,12 +56,6 @@ public sealed class SmtpClientConnection : IAsyncDisposable
 
     public bool IsTls { get; private set; }
 
-    /// <summary>A MAIL was accepted and the transaction has not ended (DATA's final reply or RSET).</summary>
-    public bool IsTransactionOpen { get; private set; }
-
-    /// <summary>DATA was sent by <see cref="BeginDataAsync"/> and its reply not read: the upstream reads message content now.</summary>
-    public bool IsDataPending { get; private set; }
-
     /// <summary>The value of the SIZE extension (RFC 1870), or null when not announced or unlimited.</summary>
     public long? MaxMessageSize =>
         long.TryParse(_extensions.Parameters("SIZE"), out long size) && size > 0 ? size : null;
@@ -72,8 +66,6 @@ public sealed class SmtpClientConnection : IAsyncDisposable
 
     // Pool bookkeeping, touched only by SmtpConnectionPool.
     internal long IdleSince { get; set; }
-
-    internal bool IsRented { get; set; }
 
     public static Task<SmtpClientConnection> ConnectAsync(SmtpClientOptions options, CancellationToken ct) =>
         ConnectAsync(options, NullLogger.Instance, ct);
@@ -111,133 +103,135 @@ public sealed class SmtpClientConnection : IAsyncDisposable
         }
     }
 
-    public async Task<SmtpReply> MailAsync(string reversePath, string? parameters, CancellationToken ct)
-    {
-        byte[] command = ClientCommands.Mail(reversePath, parameters);
-        SmtpReply reply = (await StartTransactionAsync(command, 1, ct).ConfigureAwait(false))[0];
-        IsTransactionOpen = reply.IsPositive;
-        return reply;
-    }
+    public Task<SmtpReply> MailAsync(string reversePath, string? parameters, CancellationToken ct) =>
+        ExchangeAsync(ClientCommands.Mail(reversePath, parameters), null, SmtpFailureStage.Command, ct);
 
     public Task<SmtpReply> RcptAsync(string forwardPath, string? parameters, CancellationToken ct) =>
         ExchangeAsync(ClientCommands.Rcpt(forwardPath, parameters), null, SmtpFailureStage.Command, ct);
 
     /// <summary>
     /// Sends DATA without waiting for its reply, so the upstream's 354 travels while the sender is still
-    /// sending the message; <see cref="DataAsync"/> then reads it before sending the content (RFC 5321
-    /// 4.1.1.4: no content before the 354). Until then the session is inside DATA and cannot be reused:
-    /// a connection returned in this state is closed.
+    /// sending the message; <see cref="ReadDataReplyAsync"/> reads it later (RFC 5321 4.1.1.4: no content
+    /// before the 354). Until then the session is inside DATA: only closing it ends that without a message.
     /// </summary>
-    public async Task BeginDataAsync(CancellationToken ct)
+    public async Task WriteDataAsync(CancellationToken ct)
     {
         EnsureUsable();
-        if (IsDataPending)
-        {
-            throw new InvalidOperationException("DATA was already sent and its reply is not read yet.");
-        }
-
         Trace(ClientCommands.Data, null);
-        IsDataPending = true;
         await WriteAsync(ClientCommands.Data, SmtpFailureStage.Command, ct).ConfigureAwait(false);
     }
 
-    public async Task<SmtpReply> DataAsync(IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct)
+    /// <summary>The reply to a DATA sent by <see cref="WriteDataAsync"/>; after a 354 nothing else may be waiting.</summary>
+    public async Task<SmtpReply> ReadDataReplyAsync(CancellationToken ct)
+    {
+        EnsureUsable();
+        SmtpReply reply = await ReadAsync(SmtpFailureStage.Command, _options.CommandTimeout, ct).ConfigureAwait(false);
+        EnsureNothingWaiting(SmtpFailureStage.Data, reply);
+        return reply;
+    }
+
+    /// <summary>The message content after a 354: dot-stuffed afresh, terminated, and the final reply.</summary>
+    public async Task<SmtpReply> SendContentAsync(IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(content);
-        SmtpReply reply;
-        if (IsDataPending)
+        EnsureUsable();
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(DataChunkBytes);
+        try
         {
-            EnsureUsable();
-            reply = await ReadAsync(SmtpFailureStage.Command, _options.CommandTimeout, ct).ConfigureAwait(false);
-            IsDataPending = false;
+            var encoder = new DataEncoder();
+            int filled = 0;
+            for (int s = 0; s < content.Count; s++)
+            {
+                ReadOnlyMemory<byte> segment = content[s];
+                while (!segment.IsEmpty)
+                {
+                    encoder.Encode(segment.Span, buffer.AsSpan(filled), out int consumed, out int written);
+                    segment = segment[consumed..];
+                    filled += written;
+                    if (buffer.Length - filled < 2)
+                    {
+                        await WriteAsync(buffer.AsMemory(0, filled), SmtpFailureStage.Data, ct).ConfigureAwait(false);
+                        filled = 0;
+                    }
+                }
+            }
+
+            if (buffer.Length - filled < DataEncoder.MaxTrailerBytes)
+            {
+                await WriteAsync(buffer.AsMemory(0, filled), SmtpFailureStage.Data, ct).ConfigureAwait(false);
+                filled = 0;
+            }
+
+            filled += encoder.Complete(buffer.AsSpan(filled));
+            await WriteAsync(buffer.AsMemory(0, filled), SmtpFailureStage.Data, ct).ConfigureAwait(false);
         }
-        else
+        finally
         {
-            reply = await ExchangeAsync(ClientCommands.Data, null, SmtpFailureStage.Command, ct).ConfigureAwait(false);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        if (reply.Code == 354)
-        {
-            return await SendContentAsync(content, ct).ConfigureAwait(false);
-        }
-
+        Trace("<message content>");
+        SmtpReply reply = await ReadAsync(SmtpFailureStage.Data, _options.DataTimeout, ct).ConfigureAwait(false);
+        EnsureNothingWaiting(SmtpFailureStage.Data, reply);
         if (reply.IsPositive)
         {
-            // Mirrored, a 250 here would tell the sender a message was taken that was never sent.
-            IsBroken = true;
-            throw new SmtpConnectionException(SmtpFailureStage.Data, $"upstream answered DATA with {reply} instead of 354", reply: reply);
+            MessagesSent++;
         }
 
         return reply;
     }
 
-    public async Task<SmtpReply> RsetAsync(CancellationToken ct)
-    {
-        SmtpReply reply = await ExchangeAsync(ClientCommands.Rset, null, SmtpFailureStage.Command, ct).ConfigureAwait(false);
-        if (reply.IsPositive)
-        {
-            IsTransactionOpen = false;
-        }
-
-        return reply;
-    }
+    public Task<SmtpReply> RsetAsync(CancellationToken ct) =>
+        ExchangeAsync(ClientCommands.Rset, null, SmtpFailureStage.Command, ct);
 
     /// <summary>NOOP (RFC 5321 4.1.1.9): proves the session is alive.</summary>
     public Task<SmtpReply> NoopAsync(CancellationToken ct) =>
         ExchangeAsync(ClientCommands.Noop, null, SmtpFailureStage.Command, ct);
 
     /// <summary>
-    /// MAIL and every RCPT, in one write when the upstream offers PIPELINING (RFC 2920); one reply per recipient,
-    /// or none when MAIL was refused (with or without PIPELINING: the RCPT replies then say nothing about recipients).
+    /// MAIL, every RCPT and, when <paramref name="withData"/>, DATA: in one write when the upstream offers
+    /// PIPELINING (RFC 2920 3.1, DATA last in the group), else one command at a time. One reply per command
+    /// sent; without PIPELINING nothing follows a refused MAIL, and DATA follows only an accepted RCPT.
+    /// With <paramref name="withData"/> a 354 leaves the session inside DATA, ready for <see cref="SendContentAsync"/>.
     /// </summary>
-    public async Task<SmtpEnvelopeReplies> SendEnvelopeAsync(string reversePath, string? mailParameters, IReadOnlyList<SmtpRecipient> recipients, CancellationToken ct)
+    public async Task<SmtpEnvelopeReplies> SendEnvelopeAsync(string reversePath, string? mailParameters, IReadOnlyList<SmtpRecipient> recipients, bool withData, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(recipients);
+
+        // Build every command first: an argument that fails validation must fail before anything is sent.
+        byte[] mailCommand = ClientCommands.Mail(reversePath, mailParameters);
+        byte[][] rcptCommands = [.. recipients.Select(r => ClientCommands.Rcpt(r.Path, r.Parameters))];
         if (!_extensions.Has("PIPELINING"))
         {
-            return await SendEnvelopeOneByOneAsync(reversePath, mailParameters, recipients, ct).ConfigureAwait(false);
-        }
-
-        SmtpReply[] replies = await StartTransactionAsync(BuildEnvelope(reversePath, mailParameters, recipients, withData: false), recipients.Count + 1, ct).ConfigureAwait(false);
-        IsTransactionOpen = replies[0].IsPositive;
-        return new SmtpEnvelopeReplies(replies[0], replies[0].IsPositive ? replies[1..] : []);
-    }
-
-    /// <summary>
-    /// A whole transaction. With PIPELINING, MAIL, every RCPT and DATA go in one write and the replies are
-    /// read in order (RFC 2920 3.1), so a message costs two round trips; without it, one command at a time.
-    /// </summary>
-    public async Task<SmtpTransactionReplies> SendMessageAsync(string reversePath, string? mailParameters, IReadOnlyList<SmtpRecipient> recipients, IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(recipients);
-        ArgumentNullException.ThrowIfNull(content);
-        if (!_extensions.Has("PIPELINING"))
-        {
-            SmtpEnvelopeReplies envelope = await SendEnvelopeOneByOneAsync(reversePath, mailParameters, recipients, ct).ConfigureAwait(false);
-            if (!envelope.Mail.IsPositive || !envelope.Rcpts.Any(r => r.IsPositive))
+            SmtpReply mail = await ExchangeAsync(mailCommand, null, SmtpFailureStage.Command, ct).ConfigureAwait(false);
+            if (!mail.IsPositive)
             {
-                return new SmtpTransactionReplies(envelope.Mail, envelope.Rcpts, null);
+                return new SmtpEnvelopeReplies(mail, [], null);
             }
 
-            return new SmtpTransactionReplies(envelope.Mail, envelope.Rcpts, await DataAsync(content, ct).ConfigureAwait(false));
+            var rcpts = new SmtpReply[rcptCommands.Length];
+            for (int i = 0; i < rcptCommands.Length; i++)
+            {
+                rcpts[i] = await ExchangeAsync(rcptCommands[i], null, SmtpFailureStage.Command, ct).ConfigureAwait(false);
+            }
+
+            SmtpReply? data = withData && rcpts.Any(r => r.IsPositive)
+                ? await ExchangeAsync(ClientCommands.Data, null, SmtpFailureStage.Command, ct).ConfigureAwait(false)
+                : null;
+            return new SmtpEnvelopeReplies(mail, rcpts, data);
         }
 
-        int count = recipients.Count;
-        SmtpReply[] replies = await StartTransactionAsync(BuildEnvelope(reversePath, mailParameters, recipients, withData: true), count + 2, ct).ConfigureAwait(false);
-        IsTransactionOpen = replies[0].IsPositive;
-        SmtpReply mail = replies[0];
-        SmtpReply[] rcpts = replies[1..(count + 1)];
-        SmtpReply data = replies[count + 1];
-        if (data.Code == 354)
+        var commands = new List<byte[]>(rcptCommands.Length + 2) { mailCommand };
+        commands.AddRange(rcptCommands);
+        if (withData)
         {
-            // RFC 2920 3.1: a server may accept DATA although no recipient was; then send an empty message's end.
-            data = rcpts.Any(r => r.IsPositive)
-                ? await SendContentAsync(content, ct).ConfigureAwait(false)
-                : await ExchangeAsync(ClientCommands.EmptyData, null, SmtpFailureStage.Data, ct).ConfigureAwait(false);
-            IsTransactionOpen = false;
+            commands.Add(ClientCommands.Data);
         }
 
-        return new SmtpTransactionReplies(mail, rcpts, data);
+        SmtpReply[] replies = await ExchangeManyAsync(Join(commands), commands.Count, ct).ConfigureAwait(false);
+
+        // After a refused MAIL the RCPT replies (503 "need MAIL") say nothing about the recipients.
+        return new SmtpEnvelopeReplies(replies[0], replies[0].IsPositive ? replies[1..(rcptCommands.Length + 1)] : [], withData ? replies[^1] : null);
     }
 
     /// <summary>QUIT and close. Never throws for a connection that is already gone.</summary>
@@ -320,6 +314,8 @@ public sealed class SmtpClientConnection : IAsyncDisposable
             {
                 throw new SmtpConnectionException(SmtpFailureStage.Greeting, $"The upstream refused the session: {greeting}", reply: greeting);
             }
+
+            EnsureNothingWaiting(SmtpFailureStage.Greeting, greeting);
 
             await HelloAsync(ct).ConfigureAwait(false);
             if (_options.Tls == TlsMode.StartTls)
@@ -500,77 +496,15 @@ public sealed class SmtpClientConnection : IAsyncDisposable
 
         if (reply.Code != 235)
         {
-            throw new SmtpConnectionException(SmtpFailureStage.Auth, $"The upstream refused AUTH {mechanism}: {reply}", reply: reply);
+            // Codes only: an upstream may quote the credentials it was sent in its reply text.
+            throw new SmtpConnectionException(SmtpFailureStage.Auth, $"The upstream refused AUTH {mechanism}: {reply.Code} {reply.EnhancedCode}".TrimEnd(), reply: reply);
         }
 
         ClientLog.Authenticated(_logger, Id, mechanism);
     }
 
-    /// <summary>
-    /// The first command of a transaction. On a session that has been idle between transactions, a
-    /// close by the upstream (restart, idle timeout) shows only now; nothing has been accepted yet, so
-    /// a new session is opened and the command repeated, and the sender never sees the failure.
-    /// </summary>
-    private async Task<SmtpReply[]> StartTransactionAsync(byte[] commands, int replyCount, CancellationToken ct)
+    private static byte[] Join(List<byte[]> commands)
     {
-        bool mayReconnect = _transactionsStarted > 0 && !IsTransactionOpen;
-        _transactionsStarted++;
-        try
-        {
-            SmtpReply[] replies = await ExchangeManyAsync(commands, replyCount, ct).ConfigureAwait(false);
-            if (!mayReconnect || replies[0].Code != 421)
-            {
-                return replies;
-            }
-        }
-        catch (SmtpConnectionException e) when (mayReconnect && !e.IsTimeout && (_exchangeReplies == 0 || _exchangeFirstCode == 421))
-        {
-        }
-
-        ClientLog.Reconnected(_logger, Id, "the first command of the transaction failed");
-        await CloseTransportAsync().ConfigureAwait(false);
-        IsBroken = false;
-        IsTransactionOpen = false;
-        MessagesSent = 0;
-        _ready = false;
-        _extensions = EhloExtensions.None;
-        await OpenAsync(ct).ConfigureAwait(false);
-        _transactionsStarted = 1;
-        return await ExchangeManyAsync(commands, replyCount, ct).ConfigureAwait(false);
-    }
-
-    private async Task<SmtpEnvelopeReplies> SendEnvelopeOneByOneAsync(string reversePath, string? mailParameters, IReadOnlyList<SmtpRecipient> recipients, CancellationToken ct)
-    {
-        // Build every command first: an argument that fails validation must fail before anything is sent.
-        byte[][] rcptCommands = recipients.Select(r => ClientCommands.Rcpt(r.Path, r.Parameters)).ToArray();
-        SmtpReply mail = await MailAsync(reversePath, mailParameters, ct).ConfigureAwait(false);
-        if (!mail.IsPositive)
-        {
-            return new SmtpEnvelopeReplies(mail, []);
-        }
-
-        var rcpts = new SmtpReply[rcptCommands.Length];
-        for (int i = 0; i < rcptCommands.Length; i++)
-        {
-            rcpts[i] = await ExchangeAsync(rcptCommands[i], null, SmtpFailureStage.Command, ct).ConfigureAwait(false);
-        }
-
-        return new SmtpEnvelopeReplies(mail, rcpts);
-    }
-
-    private static byte[] BuildEnvelope(string reversePath, string? mailParameters, IReadOnlyList<SmtpRecipient> recipients, bool withData)
-    {
-        var commands = new List<byte[]>(recipients.Count + 2) { ClientCommands.Mail(reversePath, mailParameters) };
-        foreach (SmtpRecipient recipient in recipients)
-        {
-            commands.Add(ClientCommands.Rcpt(recipient.Path, recipient.Parameters));
-        }
-
-        if (withData)
-        {
-            commands.Add(ClientCommands.Data);
-        }
-
         byte[] joined = new byte[commands.Sum(c => c.Length)];
         int offset = 0;
         foreach (byte[] command in commands)
@@ -582,81 +516,33 @@ public sealed class SmtpClientConnection : IAsyncDisposable
         return joined;
     }
 
-    private async Task<SmtpReply> SendContentAsync(IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(DataChunkBytes);
-        try
-        {
-            var encoder = new DataEncoder();
-            int filled = 0;
-            for (int s = 0; s < content.Count; s++)
-            {
-                ReadOnlyMemory<byte> segment = content[s];
-                while (!segment.IsEmpty)
-                {
-                    encoder.Encode(segment.Span, buffer.AsSpan(filled), out int consumed, out int written);
-                    segment = segment[consumed..];
-                    filled += written;
-                    if (buffer.Length - filled < 2)
-                    {
-                        await WriteAsync(buffer.AsMemory(0, filled), SmtpFailureStage.Data, ct).ConfigureAwait(false);
-                        filled = 0;
-                    }
-                }
-            }
-
-            if (buffer.Length - filled < DataEncoder.MaxTrailerBytes)
-            {
-                await WriteAsync(buffer.AsMemory(0, filled), SmtpFailureStage.Data, ct).ConfigureAwait(false);
-                filled = 0;
-            }
-
-            filled += encoder.Complete(buffer.AsSpan(filled));
-            await WriteAsync(buffer.AsMemory(0, filled), SmtpFailureStage.Data, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        Trace("<message content>");
-        SmtpReply reply = await ReadAsync(SmtpFailureStage.Data, _options.DataTimeout, ct).ConfigureAwait(false);
-        IsTransactionOpen = false;
-        if (reply.IsPositive)
-        {
-            MessagesSent++;
-        }
-
-        return reply;
-    }
-
     private async Task<SmtpReply> ExchangeAsync(byte[] command, string? redacted, SmtpFailureStage stage, CancellationToken ct)
     {
         EnsureUsable();
         Trace(command, redacted);
         await WriteAsync(command, stage, ct).ConfigureAwait(false);
-        return await ReadAsync(stage, _options.CommandTimeout, ct).ConfigureAwait(false);
+        SmtpReply reply = await ReadAsync(stage, _options.CommandTimeout, ct, traceText: stage != SmtpFailureStage.Auth).ConfigureAwait(false);
+        if (reply.Code != 334)
+        {
+            // A 334 continues an AUTH exchange; every other reply ends its exchange.
+            EnsureNothingWaiting(stage, reply);
+        }
+
+        return reply;
     }
 
     private async Task<SmtpReply[]> ExchangeManyAsync(byte[] commands, int replyCount, CancellationToken ct)
     {
         EnsureUsable();
-        _exchangeReplies = 0;
-        _exchangeFirstCode = 0;
         Trace(commands, null);
         await WriteAsync(commands, SmtpFailureStage.Command, ct).ConfigureAwait(false);
         var replies = new SmtpReply[replyCount];
         for (int i = 0; i < replyCount; i++)
         {
             replies[i] = await ReadAsync(SmtpFailureStage.Command, _options.CommandTimeout, ct).ConfigureAwait(false);
-            if (i == 0)
-            {
-                _exchangeFirstCode = replies[i].Code;
-            }
-
-            _exchangeReplies++;
         }
 
+        EnsureNothingWaiting(SmtpFailureStage.Command, replies[^1]);
         return replies;
     }
 
@@ -673,7 +559,7 @@ public sealed class SmtpClientConnection : IAsyncDisposable
         }
     }
 
-    private async ValueTask<SmtpReply> ReadAsync(SmtpFailureStage stage, TimeSpan limit, CancellationToken ct)
+    private async ValueTask<SmtpReply> ReadAsync(SmtpFailureStage stage, TimeSpan limit, CancellationToken ct, bool traceText = true)
     {
         SmtpReply reply;
         try
@@ -686,7 +572,8 @@ public sealed class SmtpClientConnection : IAsyncDisposable
             throw Failure(e, stage, limit, ct);
         }
 
-        ClientLog.Received(_logger, Id, reply);
+        // During AUTH the reply text stays out of the transcript: an upstream may echo the credentials.
+        ClientLog.Received(_logger, Id, traceText ? reply : reply with { Text = "<redacted>" });
 
         // RFC 5321 3.8: 421 means the server is closing the channel, whatever command it answers.
         if (reply.Code == 421)
@@ -695,6 +582,21 @@ public sealed class SmtpClientConnection : IAsyncDisposable
         }
 
         return reply;
+    }
+
+    /// <summary>
+    /// Strict framing: a reply that ends an exchange leaves nothing behind. Anything more was sent ahead of a
+    /// command (a 250 right after a 354, say) and would be read as the answer to the next one.
+    /// </summary>
+    private void EnsureNothingWaiting(SmtpFailureStage stage, SmtpReply last)
+    {
+        if (_reader is { Buffered: > 0 })
+        {
+            IsBroken = true;
+            var failure = new SmtpConnectionException(stage, $"The upstream sent more than one reply at once after {last.Code}.", reply: last, isProtocolViolation: true);
+            ClientLog.Broken(_logger, Id, failure.Stage, false, failure.Message);
+            throw failure;
+        }
     }
 
     private void EnsureUsable()

@@ -17,13 +17,18 @@ public enum SmtpFailureStage
 /// </summary>
 public sealed class SmtpConnectionException : Exception
 {
-    public SmtpConnectionException(SmtpFailureStage stage, string message, bool isTimeout = false, SmtpReply? reply = null, Exception? innerException = null)
+    public SmtpConnectionException(
+        SmtpFailureStage stage, string message, bool isTimeout = false, SmtpReply? reply = null, Exception? innerException = null, bool isProtocolViolation = false)
         : base(message, innerException)
     {
         Stage = stage;
         IsTimeout = isTimeout;
         Reply = reply;
+        IsProtocolViolation = isProtocolViolation;
     }
+
+    /// <summary>The upstream broke SMTP's framing (replies ahead of commands, a 250 for DATA): not an I/O failure, and retrying the same upstream repeats it.</summary>
+    public bool IsProtocolViolation { get; }
 
     public SmtpFailureStage Stage { get; }
 

@@ -4,9 +4,11 @@ using SmtpAmpProxy.Smtp.Client;
 namespace SmtpAmpProxy.Smtp;
 
 /// <summary>
-/// Upstream sessions kept open between messages (TLS and AUTH cost several round trips). At most
-/// <see cref="SmtpPoolOptions.MaxConnections"/> exist; a connection is with one renter at a time; an idle
-/// one is checked before it is handed out, so a restarted upstream costs a reconnect, not a failed message.
+/// Upstream sessions kept open between messages (TLS and AUTH cost several round trips). The pool opens,
+/// checks, rents and takes back connections, nothing more: at most <see cref="SmtpPoolOptions.MaxConnections"/>
+/// exist, each with one renter at a time; an idle one is checked before it is handed out and replaced in the
+/// rent path when it is dead, so a restarted upstream costs a reconnect, not a failed message. Where a
+/// transaction stands is the renter's business, which says so when it gives a lease back.
 /// </summary>
 public sealed class SmtpConnectionPool : IAsyncDisposable
 {
@@ -24,6 +26,7 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
     private readonly HashSet<SmtpClientConnection> _rented = [];
     private readonly ITimer _sweeper;
     private int _total;
+    private int _waiting;
     private bool _disposed;
 
     public SmtpConnectionPool(SmtpClientOptions options, SmtpPoolOptions pool, ILoggerFactory loggerFactory, TimeProvider? time = null)
@@ -59,12 +62,47 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
     /// <summary>Open connections, idle and rented.</summary>
     public int TotalCount => Volatile.Read(ref _total);
 
+    public int RentedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _rented.Count;
+            }
+        }
+    }
+
+    /// <summary>Renters waiting for a free slot now.</summary>
+    public int WaitingCount => Volatile.Read(ref _waiting);
+
+    public int MaxConnections => _pool.MaxConnections;
+
     /// <summary>An idle healthy connection or a new one; waits while all <see cref="SmtpPoolOptions.MaxConnections"/> are rented.</summary>
     /// <exception cref="SmtpConnectionException">A new connection could not be opened.</exception>
-    public async Task<SmtpClientConnection> RentAsync(CancellationToken ct)
+    public async Task<SmtpConnectionLease> RentAsync(CancellationToken ct) =>
+        (await TryRentAsync(Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false))!;
+
+    /// <summary>
+    /// As <see cref="RentAsync"/>, but null when no slot comes free within <paramref name="slotWait"/>. Opening a
+    /// new connection is bounded by the connect and command timeouts, not by the wait.
+    /// </summary>
+    public async Task<SmtpConnectionLease?> TryRentAsync(TimeSpan slotWait, CancellationToken ct)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        await _slots.WaitAsync(ct).ConfigureAwait(false);
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            if (!await _slots.WaitAsync(slotWait, ct).ConfigureAwait(false))
+            {
+                return null;
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+
         try
         {
             while (TakeIdle() is { } idle)
@@ -99,12 +137,23 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
     }
 
     /// <summary>
-    /// Gives a rented connection back: discarded when broken, closed after <see cref="SmtpPoolOptions.MaxMessagesPerConnection"/>,
-    /// reset (RSET) when a transaction was left open, else kept idle. Never throws for upstream failures.
+    /// Opens a connection outside the pool's count (greeting, TLS, AUTH) and closes it: proves the upstream
+    /// takes sessions whatever the senders hold. Throws <see cref="SmtpConnectionException"/> as a rent would.
     /// </summary>
-    public async ValueTask ReturnAsync(SmtpClientConnection connection)
+    public async Task CheckUpstreamAsync(CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(connection);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(_options, _tls, _logger, ct).ConfigureAwait(false);
+        await connection.QuitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Takes a lease's connection back: kept idle when the renter says the session is between transactions and
+    /// it is sound, else closed; closed after <see cref="SmtpPoolOptions.MaxMessagesPerConnection"/>. Never
+    /// throws for upstream failures.
+    /// </summary>
+    internal async ValueTask ReturnAsync(SmtpClientConnection connection, bool keep, string? reason)
+    {
         lock (_lock)
         {
             if (!_rented.Remove(connection))
@@ -113,28 +162,21 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
             }
         }
 
-        bool keep = false;
         bool pooled = false;
-        string reason = "broken";
+        reason ??= "broken";
         try
         {
-            if (connection.IsDataPending)
+            if (!keep)
             {
-                // The upstream takes whatever comes next as message content: RSET or QUIT would become
-                // part of a message. Only closing the connection ends that transaction without a message.
+                // Mid-transaction or inside DATA, the upstream would take RSET or QUIT as message content:
+                // only closing the connection ends that transaction without a message.
                 await connection.DisposeAsync().ConfigureAwait(false);
-                reason = "abandoned inside DATA";
             }
             else if (!connection.IsBroken && connection.MessagesSent >= _pool.MaxMessagesPerConnection)
             {
                 ClientLog.PoolRetired(_logger, connection.Id, connection.MessagesSent);
+                keep = false;
                 reason = "retired";
-            }
-            else if (!connection.IsBroken && connection.IsTransactionOpen)
-            {
-                // The next renter must start from a clean session (RFC 5321 4.1.1.5).
-                keep = await TryResetAsync(connection).ConfigureAwait(false);
-                reason = "RSET failed";
             }
             else
             {
@@ -214,7 +256,7 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
         }
     }
 
-    private SmtpClientConnection MarkRented(SmtpClientConnection connection)
+    private SmtpConnectionLease MarkRented(SmtpClientConnection connection)
     {
         lock (_lock)
         {
@@ -224,13 +266,13 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
             }
         }
 
-        return connection;
+        return new SmtpConnectionLease(this, connection);
     }
 
     /// <summary>
     /// Checks an idle connection before a transaction starts on it. A restart or idle timeout at the
     /// upstream closes the socket; a non-blocking look catches that, and a NOOP catches the rest after a
-    /// longer idle time. The connection itself still reconnects if its first command finds it dead.
+    /// longer idle time. A dead one is replaced here, in the rent path, never inside a rented connection.
     /// </summary>
     private async Task<bool> IsReusableAsync(SmtpClientConnection connection, CancellationToken ct)
     {
@@ -292,18 +334,6 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
         {
             ClientLog.PoolDiscarded(_logger, connection.Id, reason);
             await connection.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    private static async Task<bool> TryResetAsync(SmtpClientConnection connection)
-    {
-        try
-        {
-            return (await connection.RsetAsync(CancellationToken.None).ConfigureAwait(false)).Code == 250;
-        }
-        catch (SmtpConnectionException)
-        {
-            return false;
         }
     }
 

@@ -163,9 +163,36 @@ public sealed record UpstreamOptions
 
     public string CaCertificatePath { get; init; } = "";
 
-    /// <summary>SendGrid accepts at most 5,000 messages per connection.</summary>
+    /// <summary>
+    /// Upstream connections at most. A connection is held only while a sender moves a transaction forward, so
+    /// 100 serve the default Limits:MaxConnectionsPerIp (50) from one address within its share, with as many
+    /// again for everyone else. SendGrid allows 10,000 concurrent connections per server.
+    /// </summary>
     [Positive]
-    public int MaxConnections { get; init; } = 32;
+    public int MaxConnections { get; init; } = 100;
+
+    /// <summary>
+    /// Upstream connections one client address may hold at once; past it, 451 4.7.1 at once. 0: half of
+    /// MaxConnections, so one sender (or an attacker dawdling on purpose) never starves the others.
+    /// </summary>
+    [NotNegative]
+    public int MaxConnectionsPerClient { get; init; }
+
+    /// <summary>How long a transaction waits for a free upstream connection before 451 4.4.5.</summary>
+    [Positive]
+    public TimeSpan PoolWait { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long an upstream connection waits on an idle sender (between commands, or inside a DATA the sender
+    /// is still sending) before it is given back; the envelope is replayed on another when the sender goes on.
+    /// Well under upstream idle timeouts (Postfix under stress: 10 s; RFC 5321 4.5.3.2: 5 minutes).
+    /// </summary>
+    [Positive]
+    public TimeSpan MaxIdleHold { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The wait after a refused login before the next attempt; it doubles with each refusal, up to 15 minutes.</summary>
+    [Positive]
+    public TimeSpan AuthBackoff { get; init; } = TimeSpan.FromSeconds(30);
 
     [Positive]
     public int MaxMessagesPerConnection { get; init; } = 1000;

@@ -137,7 +137,13 @@ internal static class ProxyHost
             MaxMessagesPerConnection = upstream.MaxMessagesPerConnection,
             IdleTimeout = upstream.IdleTimeout,
         };
-        return new SmtpUpstream(new SmtpConnectionPool(client, pool,
-            services.GetRequiredService<ILoggerFactory>(), services.GetRequiredService<TimeProvider>()), upstream.ConnectTimeout);
+        var loggerFactory = services.GetRequiredService<ILoggerFactory>();
+        var time = services.GetRequiredService<TimeProvider>();
+        var metrics = services.GetRequiredService<Metrics.ProxyMetrics>();
+        var logger = loggerFactory.CreateLogger("SmtpAmpProxy.Relay");
+        var connections = new SmtpConnectionPool(client, pool, loggerFactory, time);
+        var health = new UpstreamHealth(connections.CheckUpstreamAsync, metrics, logger, time, upstream.AuthBackoff, [client.Username, client.Password]);
+        var perClient = upstream.MaxConnectionsPerClient > 0 ? upstream.MaxConnectionsPerClient : Math.Max(1, upstream.MaxConnections / 2);
+        return new SmtpUpstream(connections, new UpstreamLeaseSettings(upstream.PoolWait, upstream.MaxIdleHold, perClient), metrics, logger, time, health);
     }
 }

@@ -8,10 +8,12 @@ namespace SmtpAmpProxy.Http;
 internal readonly record struct Readiness(bool IsReady, string Reason);
 
 /// <summary>
-/// Whether the upstream can take mail now. Under mirror semantics a sender connected to an instance
-/// whose upstream is down only ever gets 451s, so such an instance should leave the balancer's pool.
-/// What a relay saw recently is believed; otherwise one probe at a time opens a transaction and gives
-/// it straight back.
+/// Whether the upstream can take mail now: it is reachable and accepts the proxy's login. Under mirror
+/// semantics a sender connected to an instance whose upstream is down only ever gets 451s, so such an
+/// instance should leave the balancer's pool. A busy pool or one sender's behaviour says nothing about the
+/// upstream and never makes the instance unready: what sessions opening saw recently is believed, otherwise
+/// one probe at a time opens its own session, outside the pool, and while failed logins hold the upstream's
+/// circuit open no probe adds a login attempt.
 /// </summary>
 internal sealed class UpstreamReadiness(
     ProxyConfiguration configuration, ProxyOptions options, IUpstream upstream, ProxyMetrics metrics, TimeProvider time)
@@ -40,6 +42,12 @@ internal sealed class UpstreamReadiness(
 
     private async Task<Readiness> CheckSmtpUpstreamAsync(CancellationToken ct)
     {
+        if (upstream.Health is { IsAuthCircuitOpen: true })
+        {
+            // Logins are failing and the back-off lasts: no probe may add a login attempt.
+            return new(false, metrics.LastUpstream?.Reason ?? ProxyMetrics.Auth);
+        }
+
         if (Recent(metrics.LastUpstream) is { } known)
         {
             return known;
@@ -80,34 +88,11 @@ internal sealed class UpstreamReadiness(
         return !last.Reachable && age < FailureHold ? new(false, last.Reason ?? "unreachable") : null;
     }
 
-    /// <summary>
-    /// Opens a transaction the way a relay does (a pooled connection, or a new one with TLS and AUTH)
-    /// and gives it straight back: proves address, certificate and credentials, sends no mail.
-    /// </summary>
-    private async Task<(bool Reachable, string? Reason)> ProbeAsync(CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(ProbeTimeout);
-        try
-        {
-            var transaction = await upstream.BeginAsync(timeout.Token).ConfigureAwait(false);
-            await transaction.DisposeAsync().ConfigureAwait(false);
-            return (true, null);
-        }
-        catch (SmtpConnectionException e)
-        {
-            return (false, $"{UpstreamKind(e)}: {e.Message}");
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return (false, $"{ProxyMetrics.Unreachable}: no connection within {ProbeTimeout.TotalSeconds:0.#} s");
-        }
-    }
-
-    private static string UpstreamKind(SmtpConnectionException e) =>
-        e.Stage is SmtpFailureStage.Connect or SmtpFailureStage.Greeting or SmtpFailureStage.Tls
-            ? ProxyMetrics.Unreachable
-            : ProxyMetrics.Refused;
+    /// <summary>Opens a session (TLS and AUTH) outside the pool and quits: proves address, certificate and credentials, sends no mail.</summary>
+    private Task<(bool Reachable, string? Reason)> ProbeAsync(CancellationToken ct) =>
+        upstream.Health is { } health
+            ? health.ProbeAsync(ProbeTimeout, ct)
+            : Task.FromResult<(bool, string?)>((true, null));
 }
 
 /// <summary>A folder the appliance writes to is usable when a file can be created in it.</summary>

@@ -49,4 +49,16 @@ internal static partial class ProxyLog
     [LoggerMessage(EventId = 3103, Level = LogLevel.Information,
         Message = "dkim session={SessionId} msgid={MessageId} dkim={DkimOutcome} detail=\"{Detail}\"")]
     public static partial void DkimOutcome(ILogger logger, long sessionId, string? messageId, string dkimOutcome, string detail);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Error,
+        Message = "upstream-auth-failed reason=\"{Reason}\": the upstream refuses the configured credentials (Proxy:Upstream:Username/Password); no login is tried while its back-off lasts")]
+    public static partial void UpstreamAuthFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Debug,
+        Message = "upstream-replaced session={SessionId} stage={Stage} reason=\"{Reason}\": the envelope is replayed on another connection")]
+    public static partial void UpstreamReplaced(ILogger logger, long sessionId, string stage, string reason);
+
+    [LoggerMessage(EventId = 3106, Level = LogLevel.Debug,
+        Message = "upstream-released session={SessionId} where={Where}: sender idle for {Seconds} s, connection given back")]
+    public static partial void LeaseReleased(ILogger logger, long sessionId, string where, double seconds);
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Hosting;
@@ -12,32 +11,24 @@ using SmtpAmpProxy.Upstream;
 namespace SmtpAmpProxy.Relay;
 
 /// <summary>
-/// Mirror semantics: the upstream transaction opens at MAIL, every RCPT reply is the upstream's, and
-/// after DATA the sender gets the upstream's final reply. The proxy never says 250 for mail the
-/// upstream has not taken, so it holds no mail and a crash loses nothing: the sender retries.
+/// Mirror semantics: every RCPT reply is the upstream's, and after DATA the sender gets the upstream's final
+/// reply. The proxy never says 250 for mail the upstream has not taken, so it holds no mail and a crash loses
+/// nothing: the sender retries. Where the upstream transaction stands is <see cref="UpstreamTransaction"/>'s
+/// business; this handler checks the message (AMP rules, DKIM) and writes the outcome line.
 /// </summary>
 internal sealed class RelaySessionHandler(
     SmtpSessionInfo session, IUpstream upstream, RelaySettings settings, ILogger logger, TimeProvider time, ProxyMetrics metrics)
     : ISmtpSessionHandler
 {
-    private static readonly SmtpReply Unreachable = new(451, "4.4.1", "Upstream relay unreachable, try again later");
-    private static readonly SmtpReply UpstreamLost = new(451, "4.4.2", "Upstream relay connection lost, try again later");
-    private static readonly SmtpReply NoTransaction = new(503, "5.5.1", "Error: need MAIL command");
-
     private readonly List<string> _recipients = [];
     private IUpstreamTransaction? _transaction;
-
-    // Set when the upstream was lost mid-transaction: the rest of that transaction gets 451 4.4.2
-    // (retry later), never 503, which a sender would take as a permanent failure and bounce.
-    private bool _lost;
     private string _sender = "";
     private long _started;
     private int _messages;
 
     public async ValueTask<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct)
     {
-        await AbandonAsync(ct).ConfigureAwait(false);
-        _lost = false;
+        await EndAsync().ConfigureAwait(false);
         _started = time.GetTimestamp();
         _sender = reversePath;
         if (!settings.IsSenderAllowed(reversePath))
@@ -48,73 +39,60 @@ internal sealed class RelaySessionHandler(
             return refused;
         }
 
-        try
-        {
-            _transaction = await upstream.BeginAsync(ct).ConfigureAwait(false);
-        }
-        catch (SmtpConnectionException e)
-        {
-            ProxyLog.UpstreamFailed(logger, session.SessionId, Client, e.Stage.ToString(), e.IsTimeout, e.Message);
-            metrics.UpstreamFailed(ProxyMetrics.Unreachable, e.Message);
-            LogOutcome("upstream-failed", 0, 0, null, "none", null, null, Unreachable);
-            return Unreachable;
-        }
-
-        var reply = await MirrorAsync(
-            (reversePath, parameters), static (t, state, ct) => t.MailAsync(state.reversePath, UpstreamParameters(state.parameters, t.Extensions), ct), ct)
-            .ConfigureAwait(false);
+        var transaction = upstream.Begin(session);
+        var reply = await transaction.MailAsync(reversePath, parameters, ct).ConfigureAwait(false);
         if (!reply.IsPositive)
         {
-            await AbandonAsync(ct).ConfigureAwait(false);
+            LogRefusal(transaction, 0, 0, null, reply);
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            return reply;
         }
 
+        _transaction = transaction;
         return reply;
     }
 
     public async ValueTask<SmtpReply> RcptAsync(string forwardPath, string rawParameters, CancellationToken ct)
     {
-        if (_transaction is null)
+        if (_transaction is not { } transaction)
         {
-            return NoTransactionReply;
+            return RelayReplies.NoTransaction;
         }
 
-        var reply = await MirrorAsync(forwardPath, static (t, path, ct) => t.RcptAsync(path, ct), ct).ConfigureAwait(false);
+        var reply = await transaction.RcptAsync(forwardPath, ct).ConfigureAwait(false);
         if (reply.IsPositive)
         {
             _recipients.Add(forwardPath);
+        }
+        else if (transaction.Fault is not null)
+        {
+            LogRefusal(transaction, _recipients.Count, 0, null, reply);
         }
 
         return reply;
     }
 
-    /// <summary>
-    /// The upstream's DATA goes out now and its 354 is read once the message is in, so that round trip
-    /// overlaps the sender's transmission. A message refused later (AMP rules, size) closes that upstream
-    /// connection, the only way to leave DATA without delivering something.
-    /// </summary>
     public async ValueTask<SmtpReply?> DataStartAsync(CancellationToken ct)
     {
-        if (_transaction is null)
+        if (_transaction is not { } transaction)
         {
-            return NoTransactionReply;
+            return RelayReplies.NoTransaction;
         }
 
-        try
+        var refusal = await transaction.BeginDataAsync(ct).ConfigureAwait(false);
+        if (refusal is { } refused && transaction.Fault is not null)
         {
-            await _transaction.BeginDataAsync(ct).ConfigureAwait(false);
-            return null;
+            LogRefusal(transaction, _recipients.Count, 0, null, refused);
         }
-        catch (SmtpConnectionException e)
-        {
-            return await LoseTransactionAsync(e.Stage.ToString(), e.IsTimeout, e.Message).ConfigureAwait(false);
-        }
+
+        return refusal;
     }
 
     public async ValueTask<SmtpReply> DataAsync(MessageBuffer message, CancellationToken ct)
     {
-        if (_transaction is null)
+        if (_transaction is not { } transaction)
         {
-            return NoTransactionReply;
+            return RelayReplies.NoTransaction;
         }
 
         metrics.MessageReceived();
@@ -151,7 +129,7 @@ internal sealed class RelaySessionHandler(
                 await quarantine.KeepAsync(content, record, time.GetUtcNow(), logger).ConfigureAwait(false);
             }
 
-            await AbandonAsync(ct).ConfigureAwait(false);
+            await EndAsync().ConfigureAwait(false);
             return rejection;
         }
 
@@ -192,95 +170,54 @@ internal sealed class RelaySessionHandler(
             segments = new ReleasingSegments(segments, message);
         }
 
-        var reply = await MirrorAsync(segments, static (t, segments, ct) => t.DataAsync(segments, ct), ct).ConfigureAwait(false);
+        var reply = await transaction.DataAsync(segments, ct).ConfigureAwait(false);
+        var fault = transaction.Fault;
         if (logger.IsEnabled(LogLevel.Information))
         {
             var verdict = result.Verdict == AmpVerdict.Rewrite ? "rewrite" : "pass";
             var actions = result.Actions.Count == 0 ? null : string.Join(", ", result.Actions.Select(a => a.Code));
-            var outcome = !reply.IsPositive ? "upstream-failed" : result.Verdict == AmpVerdict.Rewrite ? "repaired" : "relayed";
-            LogOutcome(outcome, recipients, content.Length, messageId, verdict, actions, null, reply);
+
+            // An upstream that refuses a message is doing its job (upstream-refused); only a fault is upstream-failed.
+            var outcome = fault is not null ? "upstream-failed"
+                : !reply.IsPositive ? "upstream-refused"
+                : result.Verdict == AmpVerdict.Rewrite ? "repaired" : "relayed";
+            LogOutcome(outcome, recipients, content.Length, messageId, verdict, actions, fault?.Kind, reply);
         }
 
-        metrics.RelayCompleted(reply.IsPositive, lost: _transaction is null, result.Actions, time.GetElapsedTime(_started));
-        await AbandonAsync(ct).ConfigureAwait(false);
+        metrics.RelayCompleted(reply.IsPositive, lost: fault is not null, result.Actions, time.GetElapsedTime(_started));
+        await EndAsync().ConfigureAwait(false);
         return reply;
     }
 
-    public ValueTask ResetAsync(CancellationToken ct)
-    {
-        _lost = false;
-        return new(AbandonAsync(ct));
-    }
+    public ValueTask ResetAsync(CancellationToken ct) => new(EndAsync());
 
-    public async ValueTask DisposeAsync() => await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+    public async ValueTask DisposeAsync() => await EndAsync().ConfigureAwait(false);
 
     private string Client => session.RemoteEndPoint.Address.ToString();
 
-    /// <summary>What a command gets without an open transaction: 451 after an upstream loss (retry), else 503.</summary>
-    private SmtpReply NoTransactionReply => _lost ? UpstreamLost : NoTransaction;
-
-    /// <summary>
-    /// Runs one upstream command. A lost connection ends the transaction (the pool discards the
-    /// connection) and the sender gets 451 4.4.2, so it retries later instead of losing the message.
-    /// </summary>
-    private async Task<SmtpReply> MirrorAsync<TState>(
-        TState state, Func<IUpstreamTransaction, TState, CancellationToken, Task<SmtpReply>> command, CancellationToken ct)
-    {
-        try
-        {
-            var reply = await command(_transaction!, state, ct).ConfigureAwait(false);
-            if (reply.Code == 421)
-            {
-                // 421 means "this connection is closing" (RFC 5321 §3.8). Passed on, it would tell the
-                // sender that the proxy is closing, which it is not: the transaction is lost, retry later.
-                return await LoseTransactionAsync("Command", false, reply.ToString()).ConfigureAwait(false);
-            }
-
-            return reply;
-        }
-        catch (SmtpConnectionException e)
-        {
-            return await LoseTransactionAsync(e.Stage.ToString(), e.IsTimeout, e.Message).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>The upstream went away mid-transaction: log it, give the connection back (the pool discards it) and answer 451 4.4.2 from now on.</summary>
-    private async Task<SmtpReply> LoseTransactionAsync(string stage, bool isTimeout, string reason)
-    {
-        ProxyLog.UpstreamFailed(logger, session.SessionId, Client, stage, isTimeout, reason);
-        metrics.UpstreamFailed(ProxyMetrics.Lost, reason);
-        await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
-        _lost = true;
-        return UpstreamLost;
-    }
-
-    private async Task AbandonAsync(CancellationToken ct)
+    /// <summary>Ends the open transaction, if any: whatever it holds upstream is given back or closed.</summary>
+    private async Task EndAsync()
     {
         var transaction = _transaction;
         _transaction = null;
         _recipients.Clear();
         if (transaction is not null)
         {
-            await transaction.AbandonAsync(ct).ConfigureAwait(false);
             await transaction.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    /// <summary>Passes on what the upstream understands; the rest was the proxy's to honour (SIZE).</summary>
-    private static string? UpstreamParameters(MailParameters parameters, IReadOnlySet<string> extensions)
+    /// <summary>The proxy answered for a failing upstream before DATA: one outcome line naming the fault.</summary>
+    private void LogRefusal(IUpstreamTransaction transaction, int recipients, long size, string? messageId, SmtpReply reply)
     {
-        var builder = new StringBuilder();
-        if (parameters.Body is { } body && extensions.Contains("8BITMIME"))
+        if (transaction.Fault is { } fault)
         {
-            builder.Append("BODY=").Append(body);
+            LogOutcome("upstream-failed", recipients, size, messageId, "none", null, fault.Kind, reply);
         }
-
-        if (parameters.SmtpUtf8 && extensions.Contains("SMTPUTF8"))
+        else if (reply.Code is 451 && reply.EnhancedCode is "4.7.1" or "4.4.5")
         {
-            builder.Append(builder.Length > 0 ? " " : "").Append("SMTPUTF8");
+            LogOutcome("deferred", recipients, size, messageId, "none", null, reply.EnhancedCode == "4.7.1" ? "client-share" : "pool-busy", reply);
         }
-
-        return builder.Length == 0 ? null : builder.ToString();
     }
 
     private void LogOutcome(string outcome, int recipients, long size, string? messageId, string verdict, string? actions, string? code, SmtpReply reply)

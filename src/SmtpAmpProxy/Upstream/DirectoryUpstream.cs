@@ -10,9 +10,6 @@ namespace SmtpAmpProxy.Upstream;
 /// </summary>
 internal sealed class DirectoryUpstream : IUpstream
 {
-    private static readonly IReadOnlySet<string> AdvertisedExtensions =
-        new HashSet<string>(["8BITMIME", "SMTPUTF8", "PIPELINING"], StringComparer.Ordinal);
-
     private readonly string _directory;
 
     public DirectoryUpstream(string directory)
@@ -21,22 +18,22 @@ internal sealed class DirectoryUpstream : IUpstream
         System.IO.Directory.CreateDirectory(directory);
     }
 
-    public ValueTask<IUpstreamTransaction> BeginAsync(CancellationToken ct) =>
-        ValueTask.FromResult<IUpstreamTransaction>(new Transaction(_directory));
+    public UpstreamHealth? Health => null;
+
+    public IUpstreamTransaction Begin(SmtpSessionInfo session) => new Transaction(_directory);
 
     private sealed class Transaction(string directory) : IUpstreamTransaction
     {
-        private static readonly SmtpReply Accepted = new(250, "2.1.0", "Ok");
+        private static readonly Task<SmtpReply> MailAccepted = Task.FromResult(new SmtpReply(250, "2.1.0", "Ok"));
+        private static readonly Task<SmtpReply> RcptAccepted = Task.FromResult(new SmtpReply(250, "2.1.5", "Ok"));
 
-        public IReadOnlySet<string> Extensions => AdvertisedExtensions;
+        public UpstreamFault? Fault => null;
 
-        public Task<SmtpReply> MailAsync(string reversePath, string? parameters, CancellationToken ct) =>
-            Task.FromResult(Accepted);
+        public Task<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct) => MailAccepted;
 
-        public Task<SmtpReply> RcptAsync(string forwardPath, CancellationToken ct) =>
-            Task.FromResult(new SmtpReply(250, "2.1.5", "Ok"));
+        public Task<SmtpReply> RcptAsync(string forwardPath, CancellationToken ct) => RcptAccepted;
 
-        public Task BeginDataAsync(CancellationToken ct) => Task.CompletedTask;
+        public Task<SmtpReply?> BeginDataAsync(CancellationToken ct) => Task.FromResult<SmtpReply?>(null);
 
         public async Task<SmtpReply> DataAsync(IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct)
         {
@@ -65,8 +62,6 @@ internal sealed class DirectoryUpstream : IUpstream
 
             return new SmtpReply(250, "2.0.0", $"Ok: queued as {id}");
         }
-
-        public Task AbandonAsync(CancellationToken ct) => Task.CompletedTask;
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

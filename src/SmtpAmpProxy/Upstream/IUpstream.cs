@@ -5,32 +5,36 @@ namespace SmtpAmpProxy.Upstream;
 /// <summary>Where relayed mail goes: SendGrid over SMTP, or a folder for trying the proxy out.</summary>
 internal interface IUpstream
 {
-    /// <summary>Opens a transaction; throws <see cref="SmtpConnectionException"/> when the upstream cannot be reached.</summary>
-    ValueTask<IUpstreamTransaction> BeginAsync(CancellationToken ct);
+    /// <summary>A transaction for one sender's mail; nothing is opened upstream until its MAIL.</summary>
+    IUpstreamTransaction Begin(SmtpSessionInfo session);
+
+    /// <summary>What readiness asks about the upstream; null for the file-drop upstream.</summary>
+    UpstreamHealth? Health { get; }
 }
 
 /// <summary>
-/// One mail transaction mirrored to the upstream. Refused commands come back as replies;
-/// a lost connection as <see cref="SmtpConnectionException"/>. Disposing abandons what is unfinished.
+/// One mail transaction mirrored to the upstream. Every failure comes back as the reply the sender is to
+/// get, with <see cref="Fault"/> naming an upstream fault when the proxy made that reply itself.
+/// Disposing ends what is unfinished without a message.
 /// </summary>
 internal interface IUpstreamTransaction : IAsyncDisposable
 {
-    /// <summary>EHLO keywords of the upstream, to decide which MAIL parameters to pass on.</summary>
-    IReadOnlySet<string> Extensions { get; }
+    /// <summary>Set when the last reply was made by the proxy because the upstream failed; null for the upstream's own replies.</summary>
+    UpstreamFault? Fault { get; }
 
     /// <summary>
-    /// The envelope sender. An upstream may take it now or, to save a round trip, hold it and send it
-    /// together with the first recipient; a refusal then comes back as that recipient's reply.
+    /// The envelope sender. An upstream may hold it and send it with the first recipient; a refusal then
+    /// comes back as that recipient's reply.
     /// </summary>
-    Task<SmtpReply> MailAsync(string reversePath, string? parameters, CancellationToken ct);
+    Task<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct);
 
     Task<SmtpReply> RcptAsync(string forwardPath, CancellationToken ct);
 
-    /// <summary>The sender said DATA: the upstream may open its DATA now, while the message is still arriving.</summary>
-    Task BeginDataAsync(CancellationToken ct);
+    /// <summary>The sender said DATA: the upstream may open its DATA now, while the message arrives. A reply refuses DATA; null goes ahead.</summary>
+    Task<SmtpReply?> BeginDataAsync(CancellationToken ct);
 
     Task<SmtpReply> DataAsync(IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct);
-
-    /// <summary>Ends the transaction without a message (RSET upstream), keeping the connection if it is sound.</summary>
-    Task AbandonAsync(CancellationToken ct);
 }
+
+/// <summary>An upstream failure the proxy answered for: the kind (a metric tag) and a reason free of secrets.</summary>
+internal sealed record UpstreamFault(string Kind, string Stage, bool IsTimeout, string Reason);

@@ -1,105 +1,121 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Metrics;
+using SmtpAmpProxy.Relay;
 using SmtpAmpProxy.Smtp;
 
 namespace SmtpAmpProxy.Upstream;
 
-/// <summary>The SMTP relay (SendGrid): each transaction runs on a pooled connection.</summary>
-internal sealed class SmtpUpstream(SmtpConnectionPool pool, TimeSpan rentTimeout) : IUpstream, IAsyncDisposable
+/// <summary>How the relay holds upstream connections; from <c>Proxy:Upstream</c>.</summary>
+/// <param name="PoolWait">How long a sender waits for a free pool connection before 451 4.4.5.</param>
+/// <param name="MaxIdleHold">
+/// How long a held connection waits on an idle sender (between commands, or inside a DATA the sender is
+/// still transmitting) before it is given back and the envelope replayed later.
+/// </param>
+internal sealed record UpstreamLeaseSettings(TimeSpan PoolWait, TimeSpan MaxIdleHold, int MaxConnectionsPerClient);
+
+/// <summary>
+/// The SMTP relay (SendGrid): a pool of sessions, lent to transactions (<see cref="UpstreamTransaction"/>)
+/// only while their sender moves them forward, at most a share of them per client address.
+/// </summary>
+internal sealed class SmtpUpstream : IUpstream, IAsyncDisposable
 {
-    /// <summary>For tests: after an upstream fault the pool must come back to its baseline.</summary>
-    internal SmtpConnectionPool Pool => pool;
+    private readonly ClientShares _shares;
+    private readonly ProxyMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
 
-    public ValueTask DisposeAsync() => pool.DisposeAsync();
-
-    /// <summary>
-    /// Every connection may be held by senders between MAIL and the end of DATA; a sender that finds
-    /// none free within the connect timeout gets 451 4.4.1 instead of waiting without a reply.
-    /// </summary>
-    public async ValueTask<IUpstreamTransaction> BeginAsync(CancellationToken ct)
+    public SmtpUpstream(SmtpConnectionPool pool, UpstreamLeaseSettings settings, ProxyMetrics metrics, ILogger logger, TimeProvider time, UpstreamHealth health)
     {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(rentTimeout);
-        try
-        {
-            return new Transaction(pool, await pool.RentAsync(wait.Token).ConfigureAwait(false));
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new SmtpConnectionException(SmtpFailureStage.Connect,
-                $"no upstream connection free or opened within {rentTimeout.TotalSeconds:0.#} s", isTimeout: true);
-        }
+        Pool = pool;
+        Settings = settings;
+        _metrics = metrics;
+        _logger = logger;
+        _time = time;
+        Health = health;
+        _shares = new ClientShares(settings.MaxConnectionsPerClient, pool.MaxConnections);
+        metrics.ObservePool(() => (pool.IdleCount, pool.RentedCount, pool.WaitingCount));
     }
 
+    /// <summary>For tests: after an upstream fault the pool must come back to its baseline.</summary>
+    internal SmtpConnectionPool Pool { get; }
+
+    internal ClientShares Shares => _shares;
+
+    internal UpstreamLeaseSettings Settings { get; }
+
+    public UpstreamHealth Health { get; }
+
+    public ValueTask DisposeAsync() => Pool.DisposeAsync();
+
+    public IUpstreamTransaction Begin(SmtpSessionInfo session) =>
+        new UpstreamTransaction(this, session, _metrics, _logger, _time);
+
     /// <summary>
-    /// MAIL is held and sent with the first RCPT (one write with PIPELINING, RFC 2920), and DATA is sent when
-    /// the sender says DATA, so its 354 arrives while the message does: a message costs the upstream two
-    /// round trips instead of four. The sender's MAIL is answered by the proxy once a connection is in hand;
-    /// an upstream refusal of MAIL becomes the reply to every RCPT of the transaction, so no recipient is
-    /// ever accepted that the upstream did not accept.
+    /// A connection for the client's transaction, or the reply that says why not: the login circuit is open
+    /// (451 4.7.0), the client holds its share (451 4.7.1), none came free within the wait (451 4.4.5), or the
+    /// upstream cannot be reached (451 4.4.1).
     /// </summary>
-    private sealed class Transaction(SmtpConnectionPool pool, SmtpClientConnection connection) : IUpstreamTransaction
+    internal async Task<(UpstreamLease? Lease, SmtpReply Refusal, UpstreamFault? Fault)> RentAsync(IPAddress client, CancellationToken ct)
     {
-        private static readonly Task<SmtpReply> SenderHeld = Task.FromResult(new SmtpReply(250, "2.1.0", "Ok"));
-
-        private bool _returned;
-        private string? _heldSender;
-        private string? _heldParameters;
-        private SmtpReply? _mailRefusal;
-
-        public IReadOnlySet<string> Extensions => connection.Extensions;
-
-        public Task<SmtpReply> MailAsync(string reversePath, string? parameters, CancellationToken ct)
+        if (!Health.TryEnter(out var circuit))
         {
-            _heldSender = reversePath;
-            _heldParameters = parameters;
-            _mailRefusal = null;
-            return SenderHeld;
+            _metrics.UpstreamFailed(ProxyMetrics.Auth);
+            return (null, RelayReplies.UpstreamAuth, circuit);
         }
 
-        public async Task<SmtpReply> RcptAsync(string forwardPath, CancellationToken ct)
+        if (!_shares.TryAcquire(client))
         {
-            if (_mailRefusal is { } refusal)
-            {
-                return refusal;
-            }
-
-            if (_heldSender is not { } sender)
-            {
-                return await connection.RcptAsync(forwardPath, null, ct).ConfigureAwait(false);
-            }
-
-            _heldSender = null;
-            var envelope = await connection.SendEnvelopeAsync(sender, _heldParameters, [new SmtpRecipient(forwardPath)], ct).ConfigureAwait(false);
-            if (envelope.Mail.IsPositive)
-            {
-                return envelope.Rcpts[0];
-            }
-
-            // Nothing is open upstream now: the connection goes back to the pool at once rather than staying
-            // rented until the sender resets or leaves.
-            _mailRefusal = envelope.Mail;
-            await DisposeAsync().ConfigureAwait(false);
-            return envelope.Mail;
+            Health.LeaveUnused();
+            _metrics.Deferred("client-share");
+            return (null, RelayReplies.ClientShare, null);
         }
 
-        public Task BeginDataAsync(CancellationToken ct) =>
-            _heldSender is null && _mailRefusal is null ? connection.BeginDataAsync(ct) : Task.CompletedTask;
-
-        public Task<SmtpReply> DataAsync(IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct) =>
-            connection.DataAsync(content, ct);
-
-        // The pool sends RSET for an unfinished transaction, closes a connection left inside DATA, and
-        // discards the connection if either fails.
-        public Task AbandonAsync(CancellationToken ct) => DisposeAsync().AsTask();
-
-        public ValueTask DisposeAsync()
+        var started = _time.GetTimestamp();
+        try
         {
-            if (_returned)
+            var lease = await Pool.TryRentAsync(Settings.PoolWait, ct).ConfigureAwait(false);
+            _metrics.PoolWaited(_time.GetElapsedTime(started));
+            if (lease is null)
             {
-                return ValueTask.CompletedTask;
+                _shares.Release(client);
+                Health.LeaveUnused();
+                _metrics.Deferred("pool-busy");
+                return (null, RelayReplies.PoolBusy, null);
             }
 
-            _returned = true;
-            return pool.ReturnAsync(connection);
+            Health.Succeeded();
+            return (new UpstreamLease(lease, () => _shares.Release(client)), default, null);
         }
+        catch (SmtpConnectionException e)
+        {
+            _shares.Release(client);
+            var fault = Health.Failed(e);
+            return (null, fault.Kind == ProxyMetrics.Auth ? RelayReplies.UpstreamAuth : RelayReplies.Unreachable, fault);
+        }
+        catch
+        {
+            _shares.Release(client);
+            Health.LeaveUnused();
+            throw;
+        }
+    }
+}
+
+/// <summary>A pool lease that also holds one of its client's shares, given back with it.</summary>
+internal sealed class UpstreamLease(SmtpConnectionLease lease, Action releaseShare)
+{
+    public SmtpClientConnection Connection => lease.Connection;
+
+    public async ValueTask ReturnAsync()
+    {
+        releaseShare();
+        await lease.ReturnAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DiscardAsync(string reason)
+    {
+        releaseShare();
+        await lease.DiscardAsync(reason).ConfigureAwait(false);
     }
 }

@@ -46,11 +46,11 @@ public sealed class ClientInteropTests : IDisposable
         {
             foreach (byte[] message in messages)
             {
-                SmtpClientConnection connection = await pool.RentAsync(Ct);
-                Assert.Contains("PIPELINING", connection.Extensions);
-                SmtpTransactionReplies replies = await connection.SendMessageAsync("sender@example.com", "BODY=8BITMIME", [new("rcpt@example.org")], [message], Ct);
+                SmtpConnectionLease lease = await pool.RentAsync(Ct);
+                Assert.Contains("PIPELINING", lease.Connection.Extensions);
+                RelayedReplies replies = await lease.Connection.SendMessageAsync("sender@example.com", "BODY=8BITMIME", [new("rcpt@example.org")], [message], Ct);
                 Assert.Equal(250, replies.Data?.Code);
-                await pool.ReturnAsync(connection);
+                await lease.ReturnAsync();
             }
         }
 
@@ -73,10 +73,10 @@ public sealed class ClientInteropTests : IDisposable
         using (PeersProcess first = StartSmtpSink(port))
         {
             await first.WaitForPortAsync(port);
-            SmtpClientConnection[] all = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => pool.RentAsync(Ct)));
-            foreach (SmtpClientConnection connection in all)
+            SmtpConnectionLease[] all = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => pool.RentAsync(Ct)));
+            foreach (SmtpConnectionLease lease in all)
             {
-                await pool.ReturnAsync(connection);
+                await lease.ReturnAsync();
             }
 
             Assert.Equal(3, pool.IdleCount);
@@ -88,10 +88,10 @@ public sealed class ClientInteropTests : IDisposable
         int failures = 0;
         await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
         {
-            SmtpClientConnection connection = await pool.RentAsync(Ct);
+            SmtpConnectionLease lease = await pool.RentAsync(Ct);
             try
             {
-                SmtpTransactionReplies replies = await connection.SendMessageAsync("a@example.com", null, [new("b@example.org")], [message], Ct);
+                RelayedReplies replies = await lease.Connection.SendMessageAsync("a@example.com", null, [new("b@example.org")], [message], Ct);
                 if (replies.Data?.Code != 250)
                 {
                     Interlocked.Increment(ref failures);
@@ -103,7 +103,7 @@ public sealed class ClientInteropTests : IDisposable
             }
             finally
             {
-                await pool.ReturnAsync(connection);
+                await lease.ReturnAsync();
             }
         }));
 
@@ -134,7 +134,7 @@ public sealed class ClientInteropTests : IDisposable
             Assert.True(connection.IsTls);
             foreach (byte[] message in messages)
             {
-                SmtpTransactionReplies replies = await connection.SendMessageAsync("sender@example.com", null, [new("one@example.org"), new("two@example.org")], [message[..100], message[100..]], Ct);
+                RelayedReplies replies = await connection.SendMessageAsync("sender@example.com", null, [new("one@example.org"), new("two@example.org")], [message[..100], message[100..]], Ct);
                 Assert.StartsWith("Ok: queued as Q", replies.Data?.Text);
             }
 
@@ -177,7 +177,7 @@ public sealed class ClientInteropTests : IDisposable
         await using (SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(options, Ct))
         {
             Assert.Contains("SMTPUTF8", connection.Extensions);
-            SmtpTransactionReplies replies = await connection.SendMessageAsync("a@example.com", null, [new("b@example.org")], [content], Ct);
+            RelayedReplies replies = await connection.SendMessageAsync("a@example.com", null, [new("b@example.org")], [content], Ct);
             Assert.Equal(250, replies.Data?.Code);
             await connection.QuitAsync(Ct);
         }

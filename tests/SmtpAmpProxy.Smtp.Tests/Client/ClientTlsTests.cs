@@ -39,7 +39,7 @@ public sealed class ClientTlsTests
         };
 
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(options, Ct);
-        SmtpTransactionReplies replies = await connection.SendMessageAsync("a@x", null, [new("b@x")], [Encoding.ASCII.GetBytes("hi\r\n")], Ct);
+        RelayedReplies replies = await connection.SendMessageAsync("a@x", null, [new("b@x")], [Encoding.ASCII.GetBytes("hi\r\n")], Ct);
 
         Assert.True(connection.IsTls);
         Assert.Contains("AUTH", connection.Extensions);

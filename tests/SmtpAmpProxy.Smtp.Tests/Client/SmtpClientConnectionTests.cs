@@ -215,7 +215,7 @@ public sealed class SmtpClientConnectionTests
         await connection.MailAsync("a@example.com", null, Ct);
         SmtpReply bad = await connection.RcptAsync("bad@example.com", null, Ct);
         SmtpReply good = await connection.RcptAsync("good@example.com", null, Ct);
-        SmtpReply data = await connection.DataAsync(Content("Subject: t\r\n\r\nhi\r\n"), Ct);
+        SmtpReply data = await SendDataAsync(connection, Content("Subject: t\r\n\r\nhi\r\n"));
 
         Assert.Equal((550, "5.1.1"), (bad.Code, bad.EnhancedCode));
         Assert.True(bad.IsPermanentFailure);
@@ -223,14 +223,11 @@ public sealed class SmtpClientConnectionTests
         Assert.Equal(250, data.Code);
         Assert.False(connection.IsBroken);
         Assert.Equal(1, connection.MessagesSent);
-        Assert.False(connection.IsTransactionOpen);
     }
 
-    /// <param name="early">DATA sent ahead by BeginDataAsync: the refusal is read later, and still no content follows it.</param>
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Data_452AtData_ReturnedAsReplyTransactionStillOpen(bool early)
+    /// <summary>DATA written ahead: the refusal is read later, and still no content follows it.</summary>
+    [Fact]
+    public async Task Data_452AtData_ReturnedAsReplyAndNoContentFollows()
     {
         await using var server = new ClientScriptedServer(async s =>
         {
@@ -246,20 +243,13 @@ public sealed class SmtpClientConnectionTests
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
         await connection.MailAsync("a@example.com", null, Ct);
         await connection.RcptAsync("b@example.com", null, Ct);
-        if (early)
-        {
-            await connection.BeginDataAsync(Ct);
-        }
 
-        SmtpReply data = await connection.DataAsync(Content("x\r\n"), Ct);
+        SmtpReply data = await SendDataAsync(connection, Content("x\r\n"));
 
         Assert.Equal((452, "4.3.1"), (data.Code, data.EnhancedCode));
-        Assert.False(connection.IsDataPending);
-        Assert.True(connection.IsTransactionOpen);
         Assert.False(connection.IsBroken);
         Assert.Equal(0, connection.MessagesSent);
         Assert.Equal(250, (await connection.RsetAsync(Ct)).Code);
-        Assert.False(connection.IsTransactionOpen);
     }
 
     [Fact]
@@ -278,7 +268,7 @@ public sealed class SmtpClientConnectionTests
         await connection.RcptAsync("b@example.com", null, Ct);
         byte[] big = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n", 200_000)));
 
-        var e = await Assert.ThrowsAsync<SmtpConnectionException>(() => connection.DataAsync([big], Ct));
+        var e = await Assert.ThrowsAsync<SmtpConnectionException>(() => SendDataAsync(connection, [big]));
 
         Assert.Equal(SmtpFailureStage.Data, e.Stage);
         Assert.False(e.IsTimeout);
@@ -302,7 +292,7 @@ public sealed class SmtpClientConnectionTests
         await connection.MailAsync("a@example.com", null, Ct);
         await connection.RcptAsync("b@example.com", null, Ct);
 
-        var e = await Assert.ThrowsAsync<SmtpConnectionException>(() => connection.DataAsync(Content("x\r\n"), Ct));
+        var e = await Assert.ThrowsAsync<SmtpConnectionException>(() => SendDataAsync(connection, Content("x\r\n")));
 
         Assert.True(e.IsTimeout);
         Assert.Equal(SmtpFailureStage.Data, e.Stage);
@@ -373,7 +363,7 @@ public sealed class SmtpClientConnectionTests
         await connection.MailAsync("a@example.com", null, Ct);
         await connection.RcptAsync("b@example.com", null, Ct);
 
-        SmtpReply reply = await connection.DataAsync(Content("Subject: dots\r\n\r\n.first\r\n", ".second\nbare\rcr\r\n", "."), Ct);
+        SmtpReply reply = await SendDataAsync(connection, Content("Subject: dots\r\n\r\n.first\r\n", ".second\nbare\rcr\r\n", "."));
         await connection.QuitAsync(Ct);
         await server.WaitForSessionsAsync();
 
@@ -382,7 +372,7 @@ public sealed class SmtpClientConnectionTests
     }
 
     [Fact]
-    public async Task SendMessage_Pipelining_OneWriteForEnvelopeAndRepliesInOrder()
+    public async Task SendEnvelope_PipeliningWithData_OneWriteForEnvelopeAndRepliesInOrder()
     {
         var messages = new List<byte[]>();
         int envelopeLines = 0;
@@ -403,43 +393,83 @@ public sealed class SmtpClientConnectionTests
         });
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
 
-        SmtpTransactionReplies replies = await connection.SendMessageAsync(
-            "a@example.com", "BODY=8BITMIME", [new("one@example.com"), new("two@example.com")], Content("hi\r\n"), Ct);
+        SmtpEnvelopeReplies replies = await connection.SendEnvelopeAsync(
+            "a@example.com", "BODY=8BITMIME", [new("one@example.com"), new("two@example.com")], withData: true, Ct);
+        Assert.Equal(354, replies.Data?.Code);
+        SmtpReply final = await connection.SendContentAsync(Content("hi\r\n"), Ct);
 
         Assert.Equal(4, envelopeLines);
         Assert.Equal(250, replies.Mail.Code);
         Assert.Equal([250, 550], replies.Rcpts.Select(r => r.Code));
-        Assert.Equal("Ok: queued as ABC", replies.Data?.Text);
+        Assert.Equal("Ok: queued as ABC", final.Text);
         Assert.Equal("hi\r\n.\r\n", Encoding.ASCII.GetString(Assert.Single(messages)));
         Assert.Equal(1, connection.MessagesSent);
     }
 
+    /// <summary>An upstream that answers DATA with 354 and, in the same packet, 250: read on, the 250 would answer the content.</summary>
     [Fact]
-    public async Task SendMessage_PipeliningAllRecipientsRefusedButDataAccepted_SendsEmptyEnd()
+    public async Task ReadDataReply_250WaitingBehind354_ThrowsProtocolViolationBeforeAnyContent()
     {
-        byte[]? data = null;
+        string? afterData = null;
         await using var server = new ClientScriptedServer(async s =>
         {
-            await s.GreetAsync("PIPELINING");
-            await s.ExpectAsync("MAIL");
-            await s.ExpectAsync("RCPT");
+            await s.GreetAndAcceptEnvelopeAsync();
             await s.ExpectAsync("DATA");
-            await s.SendAsync("250 Ok\r\n550 5.1.1 no\r\n354 go\r\n");
-            data = await s.ReadDataAsync();
-            await s.SendAsync("554 5.5.1 No valid recipients\r\n");
-            await s.AcceptAllAsync();
+            await s.SendAsync("354 go\r\n250 2.0.0 Ok: queued early\r\n");
+            afterData = await s.ReadLineAsync();
         });
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
+        await connection.MailAsync("a@example.com", null, Ct);
+        await connection.RcptAsync("b@example.com", null, Ct);
+        await connection.WriteDataAsync(Ct);
 
-        SmtpTransactionReplies replies = await connection.SendMessageAsync("a@example.com", null, [new("x@example.com")], Content("secret body\r\n"), Ct);
+        var e = await Assert.ThrowsAsync<SmtpConnectionException>(() => connection.ReadDataReplyAsync(Ct));
+        await connection.DisposeAsync();
+        await server.WaitForSessionsAsync();
 
-        Assert.Equal(554, replies.Data?.Code);
-        Assert.Equal(".\r\n", Encoding.ASCII.GetString(data!));
-        Assert.Equal(0, connection.MessagesSent);
+        Assert.True(e.IsProtocolViolation);
+        Assert.True(connection.IsBroken);
+        Assert.Null(afterData);
     }
 
     [Fact]
-    public async Task SendMessage_NoPipeliningMailRefused_StopsAfterMail()
+    public async Task Connect_BytesWaitingAfterGreeting_ThrowsProtocolViolation()
+    {
+        await using var server = new ClientScriptedServer(async s =>
+        {
+            await s.SendAsync("220 upstream ESMTP\r\n250 ahead of EHLO\r\n");
+            await s.WaitForCloseAsync();
+        });
+
+        var e = await Assert.ThrowsAsync<SmtpConnectionException>(() => SmtpClientConnection.ConnectAsync(server.Options(), Ct));
+
+        Assert.True(e.IsProtocolViolation);
+        Assert.Equal(SmtpFailureStage.Greeting, e.Stage);
+    }
+
+    [Fact]
+    public async Task Rcpt_SecondReplyWaitingBehindTheFirst_ThrowsProtocolViolation()
+    {
+        await using var server = new ClientScriptedServer(async s =>
+        {
+            await s.GreetAsync();
+            await s.ExpectAsync("MAIL");
+            await s.SendAsync("250 Ok\r\n");
+            await s.ExpectAsync("RCPT");
+            await s.SendAsync("550 5.1.1 no\r\n250 2.1.5 meant for the next one\r\n");
+            await s.WaitForCloseAsync();
+        });
+        await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
+        await connection.MailAsync("a@example.com", null, Ct);
+
+        var e = await Assert.ThrowsAsync<SmtpConnectionException>(() => connection.RcptAsync("b@example.com", null, Ct));
+
+        Assert.True(e.IsProtocolViolation);
+        Assert.True(connection.IsBroken);
+    }
+
+    [Fact]
+    public async Task SendEnvelope_NoPipeliningMailRefused_StopsAfterMail()
     {
         await using var server = new ClientScriptedServer(async s =>
         {
@@ -451,7 +481,7 @@ public sealed class SmtpClientConnectionTests
         });
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
 
-        SmtpTransactionReplies replies = await connection.SendMessageAsync("a@example.com", null, [new("b@example.com")], Content("x"), Ct);
+        SmtpEnvelopeReplies replies = await connection.SendEnvelopeAsync("a@example.com", null, [new("b@example.com")], withData: true, Ct);
         await connection.QuitAsync(Ct);
         await server.WaitForSessionsAsync();
 
@@ -474,17 +504,16 @@ public sealed class SmtpClientConnectionTests
         });
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
 
-        SmtpEnvelopeReplies replies = await connection.SendEnvelopeAsync("s@x", null, [new("a@x")], Ct);
+        SmtpEnvelopeReplies replies = await connection.SendEnvelopeAsync("s@x", null, [new("a@x")], withData: false, Ct);
 
         // The 503 to the pipelined RCPT says nothing about the recipient: no reply is given for it.
         Assert.Equal("Sender blocked", replies.Mail.Text);
         Assert.Empty(replies.Rcpts);
-        Assert.False(connection.IsTransactionOpen);
         Assert.False(connection.IsBroken);
     }
 
     [Fact]
-    public async Task BeginData_ThenData_ReadsThe354ThenSendsContent()
+    public async Task WriteData_ThenReadDataReply_Reads354ThenSendsContent()
     {
         var messages = new List<byte[]>();
         await using var server = new ClientScriptedServer(async s =>
@@ -497,15 +526,13 @@ public sealed class SmtpClientConnectionTests
             await s.AcceptAllAsync();
         });
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
-        await connection.SendEnvelopeAsync("s@x", null, [new("a@x")], Ct);
+        await connection.SendEnvelopeAsync("s@x", null, [new("a@x")], withData: false, Ct);
 
-        await connection.BeginDataAsync(Ct);
-        Assert.True(connection.IsDataPending);
-        SmtpReply reply = await connection.DataAsync(Content("early\r\n"), Ct);
+        await connection.WriteDataAsync(Ct);
+        Assert.Equal(354, (await connection.ReadDataReplyAsync(Ct)).Code);
+        SmtpReply reply = await connection.SendContentAsync(Content("early\r\n"), Ct);
 
         Assert.Equal("Ok: queued as EARLY", reply.Text);
-        Assert.False(connection.IsDataPending);
-        Assert.False(connection.IsTransactionOpen);
         Assert.Equal("early\r\n.\r\n", Encoding.ASCII.GetString(Assert.Single(messages)));
     }
 
@@ -523,14 +550,14 @@ public sealed class SmtpClientConnectionTests
         });
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
 
-        SmtpEnvelopeReplies replies = await connection.SendEnvelopeAsync("s@x", null, [new("a@x", "NOTIFY=NEVER"), new("b@x")], Ct);
+        SmtpEnvelopeReplies replies = await connection.SendEnvelopeAsync("s@x", null, [new("a@x", "NOTIFY=NEVER"), new("b@x")], withData: false, Ct);
 
         Assert.Equal([250, 452], replies.Rcpts.Select(r => r.Code));
-        Assert.True(connection.IsTransactionOpen);
+        Assert.Null(replies.Data);
     }
 
     [Fact]
-    public async Task Mail_ReusedSessionClosedByUpstream_ReconnectsTransparently()
+    public async Task Mail_ReusedSessionClosedByUpstream_ThrowsWithoutReconnecting()
     {
         int session = 0;
         var messages = new List<byte[]>();
@@ -559,12 +586,12 @@ public sealed class SmtpClientConnectionTests
         await connection.SendMessageAsync("a@x", null, [new("b@x")], Content("one\r\n"), Ct);
         await server.WaitForSessionsAsync();
 
-        SmtpTransactionReplies second = await connection.SendMessageAsync("a@x", null, [new("b@x")], Content("two\r\n"), Ct);
+        // Reconnecting is the pool's job, in its rent path; replaying the envelope is the relay's.
+        await Assert.ThrowsAsync<SmtpConnectionException>(() => connection.SendMessageAsync("a@x", null, [new("b@x")], Content("two\r\n"), Ct));
 
-        Assert.Equal(250, second.Data?.Code);
-        Assert.Equal(2, server.Accepted);
-        Assert.Equal(["one\r\n.\r\n", "two\r\n.\r\n"], messages.Select(m => Encoding.ASCII.GetString(m)));
-        Assert.False(connection.IsBroken);
+        Assert.Equal(1, server.Accepted);
+        Assert.Equal(["one\r\n.\r\n"], messages.Select(m => Encoding.ASCII.GetString(m)));
+        Assert.True(connection.IsBroken);
     }
 
     [Fact]
@@ -616,5 +643,13 @@ public sealed class SmtpClientConnectionTests
         await server.WaitForSessionsAsync();
 
         Assert.DoesNotContain("MAIL", Encoding.ASCII.GetString(received!));
+    }
+
+    /// <summary>DATA as the relay runs it: written, its reply read, then the content after a 354.</summary>
+    private static async Task<SmtpReply> SendDataAsync(SmtpClientConnection connection, IReadOnlyList<ReadOnlyMemory<byte>> content)
+    {
+        await connection.WriteDataAsync(Ct);
+        SmtpReply reply = await connection.ReadDataReplyAsync(Ct);
+        return reply.Code == 354 ? await connection.SendContentAsync(content, Ct) : reply;
     }
 }

@@ -54,9 +54,9 @@ public sealed class SmtpConnectionPoolTests
     private static SmtpConnectionPool Pool(AcceptingUpstream upstream, SmtpPoolOptions options, TimeProvider? time = null) =>
         new(upstream.Server.Options(), options, NullLoggerFactory.Instance, time);
 
-    private static async Task SendOneAsync(SmtpClientConnection connection)
+    private static async Task SendOneAsync(SmtpConnectionLease lease)
     {
-        SmtpTransactionReplies replies = await connection.SendMessageAsync("a@example.com", null, [new("b@example.com")], Message, Ct);
+        RelayedReplies replies = await lease.Connection.SendMessageAsync("a@example.com", null, [new("b@example.com")], Message, Ct);
         Assert.Equal(250, replies.Data?.Code);
     }
 
@@ -65,21 +65,24 @@ public sealed class SmtpConnectionPoolTests
     {
         await using var upstream = new AcceptingUpstream();
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions { MaxConnections = 2 });
-        SmtpClientConnection first = await pool.RentAsync(Ct);
-        SmtpClientConnection second = await pool.RentAsync(Ct);
+        SmtpConnectionLease first = await pool.RentAsync(Ct);
+        SmtpConnectionLease second = await pool.RentAsync(Ct);
+        SmtpClientConnection secondConnection = second.Connection;
 
-        Task<SmtpClientConnection> third = pool.RentAsync(Ct);
+        Task<SmtpConnectionLease> third = pool.RentAsync(Ct);
         Assert.False(third.IsCompleted);
         Assert.Equal(2, pool.TotalCount);
+        Assert.Equal(1, pool.WaitingCount);
 
-        await pool.ReturnAsync(second);
-        SmtpClientConnection reused = await third.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        await second.ReturnAsync();
+        SmtpConnectionLease reused = await third.WaitAsync(TimeSpan.FromSeconds(20), Ct);
 
-        Assert.Same(second, reused);
+        Assert.Same(secondConnection, reused.Connection);
         Assert.Equal(2, pool.TotalCount);
+        Assert.Equal(2, pool.RentedCount);
         Assert.Equal(2, upstream.Server.Accepted);
-        await pool.ReturnAsync(first);
-        await pool.ReturnAsync(reused);
+        await first.ReturnAsync();
+        await reused.ReturnAsync();
     }
 
     [Fact]
@@ -93,15 +96,16 @@ public sealed class SmtpConnectionPoolTests
         await Task.WhenAll(Enumerable.Range(0, 24).Select(async _ =>
         {
             await Task.Yield();
-            SmtpClientConnection connection = await pool.RentAsync(Ct);
+            SmtpConnectionLease lease = await pool.RentAsync(Ct);
+            SmtpClientConnection connection = lease.Connection;
             if (!inUse.TryAdd(connection, 0))
             {
                 Interlocked.Increment(ref overlaps);
             }
 
-            await SendOneAsync(connection);
+            await SendOneAsync(lease);
             inUse.TryRemove(connection, out int _);
-            await pool.ReturnAsync(connection);
+            await lease.ReturnAsync();
         }));
 
         Assert.Equal(0, overlaps);
@@ -115,11 +119,28 @@ public sealed class SmtpConnectionPoolTests
     {
         await using var upstream = new AcceptingUpstream();
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions());
-        SmtpClientConnection connection = await pool.RentAsync(Ct);
-        await pool.ReturnAsync(connection);
+        SmtpConnectionLease lease = await pool.RentAsync(Ct);
+        await lease.ReturnAsync();
 
-        await Assert.ThrowsAsync<InvalidOperationException>(() => pool.ReturnAsync(connection).AsTask());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => lease.ReturnAsync().AsTask());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => lease.DiscardAsync("again").AsTask());
         Assert.Equal(1, pool.IdleCount);
+    }
+
+    [Fact]
+    public async Task Lease_UsedAfterReturn_ThrowsAndTheNextRenterKeepsTheSession()
+    {
+        await using var upstream = new AcceptingUpstream();
+        await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions { MaxConnections = 1 });
+        SmtpConnectionLease stale = await pool.RentAsync(Ct);
+        await stale.ReturnAsync();
+        SmtpConnectionLease current = await pool.RentAsync(Ct);
+
+        Assert.True(stale.IsReturned);
+        Assert.Throws<ObjectDisposedException>(() => stale.Connection);
+        await SendOneAsync(current);
+        await current.ReturnAsync();
+        Assert.Single(upstream.Messages);
     }
 
     [Fact]
@@ -127,29 +148,31 @@ public sealed class SmtpConnectionPoolTests
     {
         await using var upstream = new AcceptingUpstream();
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions());
-        SmtpClientConnection connection = await pool.RentAsync(Ct);
+        SmtpConnectionLease lease = await pool.RentAsync(Ct);
+        SmtpClientConnection connection = lease.Connection;
         await connection.DisposeAsync();
         Assert.True(connection.IsBroken);
 
-        await pool.ReturnAsync(connection);
-        SmtpClientConnection next = await pool.RentAsync(Ct);
+        await lease.ReturnAsync();
+        SmtpConnectionLease next = await pool.RentAsync(Ct);
 
-        Assert.NotSame(connection, next);
+        Assert.NotSame(connection, next.Connection);
         Assert.Equal(1, pool.TotalCount);
         Assert.Equal(2, upstream.Server.Accepted);
-        await pool.ReturnAsync(next);
+        await next.ReturnAsync();
     }
 
     [Fact]
-    public async Task Return_InsideData_ClosedWithoutRsetOrQuitAndNothingDelivered()
+    public async Task Discard_InsideData_ClosedWithoutRsetOrQuitAndNothingDelivered()
     {
         await using var upstream = new AcceptingUpstream();
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions());
-        SmtpClientConnection connection = await pool.RentAsync(Ct);
-        await connection.SendEnvelopeAsync("a@example.com", null, [new("b@example.com")], Ct);
-        await connection.BeginDataAsync(Ct);
+        SmtpConnectionLease lease = await pool.RentAsync(Ct);
+        SmtpClientConnection connection = lease.Connection;
+        await connection.SendEnvelopeAsync("a@example.com", null, [new("b@example.com")], withData: false, Ct);
+        await connection.WriteDataAsync(Ct);
 
-        await pool.ReturnAsync(connection);
+        await lease.DiscardAsync("inside DATA");
         await upstream.Server.WaitForSessionsAsync();
 
         // RSET or QUIT would have become message content; only the close leaves DATA without a message.
@@ -166,9 +189,9 @@ public sealed class SmtpConnectionPoolTests
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions { MaxMessagesPerConnection = 2 });
         for (int i = 0; i < 3; i++)
         {
-            SmtpClientConnection connection = await pool.RentAsync(Ct);
-            await SendOneAsync(connection);
-            await pool.ReturnAsync(connection);
+            SmtpConnectionLease lease = await pool.RentAsync(Ct);
+            await SendOneAsync(lease);
+            await lease.ReturnAsync();
         }
 
         Assert.Equal(2, upstream.Server.Accepted);
@@ -178,31 +201,14 @@ public sealed class SmtpConnectionPoolTests
     }
 
     [Fact]
-    public async Task Return_TransactionLeftOpen_ResetsBeforeKeeping()
-    {
-        await using var upstream = new AcceptingUpstream();
-        await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions());
-        SmtpClientConnection connection = await pool.RentAsync(Ct);
-        await connection.MailAsync("a@example.com", null, Ct);
-        Assert.True(connection.IsTransactionOpen);
-
-        await pool.ReturnAsync(connection);
-
-        Assert.False(connection.IsTransactionOpen);
-        Assert.Equal(1, pool.IdleCount);
-        await pool.DisposeAsync();
-        await upstream.Server.WaitForSessionsAsync();
-        Assert.Contains("MAIL FROM:<a@example.com>\r\nRSET\r\nQUIT\r\n", upstream.AllTranscripts);
-    }
-
-    [Fact]
     public async Task Sweep_IdlePastIdleTimeout_ClosedWithQuitAndReplacedOnNextRent()
     {
         var time = new ServerTestTime();
         await using var upstream = new AcceptingUpstream();
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions { IdleTimeout = TimeSpan.FromSeconds(30) }, time);
-        SmtpClientConnection connection = await pool.RentAsync(Ct);
-        await pool.ReturnAsync(connection);
+        SmtpConnectionLease lease = await pool.RentAsync(Ct);
+        SmtpClientConnection connection = lease.Connection;
+        await lease.ReturnAsync();
         Assert.Equal(1, pool.IdleCount);
 
         time.Advance(TimeSpan.FromSeconds(29));
@@ -213,9 +219,9 @@ public sealed class SmtpConnectionPoolTests
         Assert.Equal(0, pool.TotalCount);
         await upstream.Server.WaitForSessionsAsync();
         Assert.EndsWith("QUIT\r\n", upstream.AllTranscripts);
-        SmtpClientConnection next = await pool.RentAsync(Ct);
-        Assert.NotSame(connection, next);
-        await pool.ReturnAsync(next);
+        SmtpConnectionLease next = await pool.RentAsync(Ct);
+        Assert.NotSame(connection, next.Connection);
+        await next.ReturnAsync();
     }
 
     [Fact]
@@ -224,16 +230,18 @@ public sealed class SmtpConnectionPoolTests
         var time = new ServerTestTime();
         await using var upstream = new AcceptingUpstream();
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions { IdleTimeout = TimeSpan.FromMinutes(5), ProbeAfterIdle = TimeSpan.FromSeconds(5) }, time);
-        SmtpClientConnection connection = await pool.RentAsync(Ct);
-        await pool.ReturnAsync(connection);
+        SmtpConnectionLease lease = await pool.RentAsync(Ct);
+        SmtpClientConnection connection = lease.Connection;
+        await lease.ReturnAsync();
 
         time.Advance(TimeSpan.FromSeconds(10));
-        SmtpClientConnection again = await pool.RentAsync(Ct);
-        await pool.ReturnAsync(again);
+        SmtpConnectionLease again = await pool.RentAsync(Ct);
+        SmtpClientConnection againConnection = again.Connection;
+        await again.ReturnAsync();
         await pool.DisposeAsync();
         await upstream.Server.WaitForSessionsAsync();
 
-        Assert.Same(connection, again);
+        Assert.Same(connection, againConnection);
         Assert.Contains("NOOP\r\n", upstream.AllTranscripts);
         Assert.Equal(1, upstream.Server.Accepted);
     }
@@ -245,11 +253,11 @@ public sealed class SmtpConnectionPoolTests
         var upstream = new AcceptingUpstream();
         int port = upstream.Server.Port;
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions { MaxConnections = Connections });
-        SmtpClientConnection[] rented = await Task.WhenAll(Enumerable.Range(0, Connections).Select(_ => pool.RentAsync(Ct)));
-        foreach (SmtpClientConnection connection in rented)
+        SmtpConnectionLease[] rented = await Task.WhenAll(Enumerable.Range(0, Connections).Select(_ => pool.RentAsync(Ct)));
+        foreach (SmtpConnectionLease lease in rented)
         {
-            await SendOneAsync(connection);
-            await pool.ReturnAsync(connection);
+            await SendOneAsync(lease);
+            await lease.ReturnAsync();
         }
 
         Assert.Equal(Connections, pool.IdleCount);
@@ -261,10 +269,10 @@ public sealed class SmtpConnectionPoolTests
         int failures = 0;
         await Task.WhenAll(Enumerable.Range(0, Connections * 2).Select(async _ =>
         {
-            SmtpClientConnection connection = await pool.RentAsync(Ct);
+            SmtpConnectionLease lease = await pool.RentAsync(Ct);
             try
             {
-                await SendOneAsync(connection);
+                await SendOneAsync(lease);
             }
             catch (SmtpConnectionException)
             {
@@ -272,7 +280,7 @@ public sealed class SmtpConnectionPoolTests
             }
             finally
             {
-                await pool.ReturnAsync(connection);
+                await lease.ReturnAsync();
             }
         }));
 
@@ -282,24 +290,29 @@ public sealed class SmtpConnectionPoolTests
     }
 
     [Fact]
-    public async Task Send_ReusedConnectionDiesAfterRentCheck_ReconnectsWithoutFailure()
+    public async Task Send_ReusedConnectionDiesAfterRentCheck_ThrowsAndTheNextRentReconnects()
     {
         await using var upstream = new AcceptingUpstream(pipelining: false);
         await using SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions());
-        SmtpClientConnection connection = await pool.RentAsync(Ct);
-        await SendOneAsync(connection);
-        await pool.ReturnAsync(connection);
-        SmtpClientConnection again = await pool.RentAsync(Ct);
+        SmtpConnectionLease lease = await pool.RentAsync(Ct);
+        await SendOneAsync(lease);
+        await lease.ReturnAsync();
+        SmtpConnectionLease again = await pool.RentAsync(Ct);
 
-        // The upstream drops the session between the pool's check and the first command.
+        // The upstream drops the session between the pool's check and the first command: the rented
+        // connection does not reconnect by itself (its user replays on another one); the pool reconnects.
         int port = upstream.Server.Port;
         await upstream.DisposeAsync();
         await using var restarted = new AcceptingUpstream(port, pipelining: false);
-        await SendOneAsync(again);
-        await pool.ReturnAsync(again);
+        await Assert.ThrowsAsync<SmtpConnectionException>(() => SendOneAsync(again));
+        Assert.True(again.Connection.IsBroken);
+        await again.ReturnAsync();
+        SmtpConnectionLease fresh = await pool.RentAsync(Ct);
+        await SendOneAsync(fresh);
+        await fresh.ReturnAsync();
 
-        Assert.Same(connection, again);
         Assert.Single(restarted.Messages);
+        Assert.Equal(1, pool.TotalCount);
     }
 
     [Fact]
@@ -307,10 +320,10 @@ public sealed class SmtpConnectionPoolTests
     {
         await using var upstream = new AcceptingUpstream();
         SmtpConnectionPool pool = Pool(upstream, new SmtpPoolOptions());
-        SmtpClientConnection a = await pool.RentAsync(Ct);
-        SmtpClientConnection b = await pool.RentAsync(Ct);
-        await pool.ReturnAsync(a);
-        await pool.ReturnAsync(b);
+        SmtpConnectionLease a = await pool.RentAsync(Ct);
+        SmtpConnectionLease b = await pool.RentAsync(Ct);
+        await a.ReturnAsync();
+        await b.ReturnAsync();
 
         await pool.DisposeAsync();
         await upstream.Server.WaitForSessionsAsync();

@@ -33,6 +33,9 @@ public enum UpstreamFault
 
     /// <summary>250 to the DATA command instead of 354: a broken upstream that took no message.</summary>
     Data250AtCommand,
+
+    /// <summary>354 and a 250 in one packet, then 554 after the content: only the 554 answers the message.</summary>
+    Data354And250InOnePacket,
 }
 
 /// <summary>
@@ -40,7 +43,9 @@ public enum UpstreamFault
 /// (SendGrid throttling, a restart, a stalled network), one at a time, on 127.0.0.1. Recipients
 /// beginning with "nobody" always get 550. It counts what it accepted, so a test can prove the
 /// sender never heard 250 for a message that did not arrive. Recipients beginning with "drop" make it
-/// close the connection. Senders beginning with "refused" get 550 to MAIL, "later" 451.
+/// close the connection. Senders beginning with "refused" get 550 to MAIL, "later" 451. Recipients
+/// beginning with "fickle" are accepted the first time only (a replayed envelope answered differently). With <see cref="IdleLimit"/> it drops a connection that said nothing for that long, in
+/// the virtual time of <see cref="Time"/>, as every MTA does after its own idle timeout.
 /// </summary>
 internal sealed class ScriptedUpstream : IAsyncDisposable
 {
@@ -49,10 +54,13 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
     private readonly ConcurrentDictionary<int, Task> _connections = new();
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly ConcurrentQueue<string> _contentLines = new();
+    private readonly ConcurrentDictionary<string, int> _fickle = new();
     private TcpListener? _listener;
     private Task? _acceptLoop;
     private int _nextConnection;
     private int _open;
+    private int _authAttempts;
+    private int _idleDrops;
 
     private ScriptedUpstream(int port)
     {
@@ -65,6 +73,23 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
 
     /// <summary>Announce PIPELINING in the EHLO reply (read at each EHLO).</summary>
     public volatile bool OfferPipelining;
+
+    /// <summary>Announce AUTH PLAIN LOGIN and refuse every login with 535, quoting what the client sent (some upstreams do).</summary>
+    public volatile bool RefuseAuth;
+
+    /// <summary>Extra EHLO keywords, e.g. "SIZE 10240000" or "SMTPUTF8".</summary>
+    public volatile string[] ExtraExtensions = [];
+
+    /// <summary>Closes a connection idle this long (virtual time of <see cref="Time"/>); null: never.</summary>
+    public TimeSpan? IdleLimit;
+
+    public TimeProvider Time = TimeProvider.System;
+
+    /// <summary>AUTH commands received, on every connection.</summary>
+    public int AuthAttempts => Volatile.Read(ref _authAttempts);
+
+    /// <summary>Connections closed by <see cref="IdleLimit"/>.</summary>
+    public int IdleDrops => Volatile.Read(ref _idleDrops);
 
     /// <summary>Connections accepted since the start.</summary>
     public int ConnectionsAccepted => Volatile.Read(ref _nextConnection);
@@ -154,6 +179,14 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
         {
             await using var stream = new NetworkStream(socket, ownsSocket: true);
             var connection = new Connection(stream, _stop.Token);
+            await using var idle = IdleLimit is { } limit
+                ? Time.CreateTimer(_ => { Interlocked.Increment(ref _idleDrops); socket.Close(); }, null, limit, Timeout.InfiniteTimeSpan)
+                : null;
+            if (idle is not null)
+            {
+                connection.OnLine = () => idle.Change(IdleLimit!.Value, Timeout.InfiniteTimeSpan);
+            }
+
             await ConverseAsync(connection);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
@@ -187,9 +220,25 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
             switch (verb)
             {
                 case "EHLO":
-                    await connection.WriteAsync(OfferPipelining
-                        ? "250-upstream.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES"
-                        : "250-upstream.test\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES");
+                    var keywords = new List<string> { "upstream.test" };
+                    if (OfferPipelining)
+                    {
+                        keywords.Add("PIPELINING");
+                    }
+
+                    if (RefuseAuth)
+                    {
+                        keywords.Add("AUTH PLAIN LOGIN");
+                    }
+
+                    keywords.AddRange(ExtraExtensions);
+                    keywords.Add("8BITMIME");
+                    keywords.Add("ENHANCEDSTATUSCODES");
+                    await connection.WriteAsync(string.Join("\r\n", keywords.Select((k, i) => (i == keywords.Count - 1 ? "250 " : "250-") + k)));
+                    break;
+                case "AUTH":
+                    Interlocked.Increment(ref _authAttempts);
+                    await connection.WriteAsync($"535 5.7.8 Authentication failed: bad credentials {line[5..]}");
                     break;
                 case "HELO":
                     await connection.WriteAsync("250 upstream.test");
@@ -225,7 +274,7 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                         return;
                     }
 
-                    if (address.StartsWith("nobody", StringComparison.Ordinal))
+                    if (address.StartsWith("nobody", StringComparison.Ordinal) || (address.StartsWith("fickle", StringComparison.Ordinal) && _fickle.AddOrUpdate(address, 1, (_, n) => n + 1) > 1))
                     {
                         await connection.WriteAsync($"550 5.1.1 <{address}>: Recipient address rejected: User unknown");
                     }
@@ -249,7 +298,9 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                         break;
                     }
 
-                    await connection.WriteAsync("354 End data with <CR><LF>.<CR><LF>");
+                    await connection.WriteAsync(Fault == UpstreamFault.Data354And250InOnePacket
+                        ? "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued early"
+                        : "354 End data with <CR><LF>.<CR><LF>");
                     var data = new StringBuilder();
                     var ended = false;
                     while (await connection.ReadLineAsync() is { } content)
@@ -283,6 +334,9 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                         case UpstreamFault.SilentAfterData:
                             await connection.DrainUntilClosedAsync();
                             return;
+                        case UpstreamFault.Data354And250InOnePacket:
+                            await connection.WriteAsync("554 5.7.1 Message refused after all");
+                            break;
                         default:
                             _accepted.Enqueue(([.. recipients], data.ToString()));
                             await connection.WriteAsync($"250 2.0.0 Ok: queued as UP{_accepted.Count}");
@@ -314,6 +368,9 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
         private readonly byte[] _buffer = new byte[16 * 1024];
         private readonly StringBuilder _pending = new();
 
+        /// <summary>Called for every line received (the idle clock restarts).</summary>
+        public Action? OnLine { get; set; }
+
         public async Task WriteAsync(string reply) =>
             await stream.WriteAsync(Encoding.Latin1.GetBytes(reply + "\r\n"), stop);
 
@@ -328,6 +385,7 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                     {
                         var line = _pending.ToString(0, i).TrimEnd('\r');
                         _pending.Remove(0, i + 1);
+                        OnLine?.Invoke();
                         return line;
                     }
                 }

@@ -17,6 +17,7 @@ public sealed class SmtpSinkFaultTests
         ["Proxy:Upstream:Tls"] = "None",
         ["Proxy:Upstream:Username"] = "",
         ["Proxy:Upstream:MaxConnections"] = "4",
+        ["Proxy:Upstream:MaxConnectionsPerClient"] = "4",
         ["Proxy:Upstream:ConnectTimeout"] = timeout,
         ["Proxy:Upstream:CommandTimeout"] = timeout,
         ["Proxy:Upstream:DataTimeout"] = timeout,

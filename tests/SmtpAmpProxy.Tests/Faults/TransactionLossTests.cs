@@ -18,6 +18,7 @@ public sealed class TransactionLossTests
             ["Proxy:Upstream:Tls"] = "None",
             ["Proxy:Upstream:Username"] = "",
             ["Proxy:Upstream:MaxConnections"] = maxConnections.ToString(CultureInfo.InvariantCulture),
+            ["Proxy:Upstream:MaxConnectionsPerClient"] = maxConnections.ToString(CultureInfo.InvariantCulture),
             ["Proxy:Upstream:ConnectTimeout"] = connectTimeout,
         });
 
@@ -48,7 +49,7 @@ public sealed class TransactionLossTests
     }
 
     [Fact]
-    public async Task EveryUpstreamConnectionHeld_NextSenderGets451InsteadOfWaitingForever()
+    public async Task EveryUpstreamConnectionHeld_NextSenderGets451_4_4_5InsteadOfWaitingForever()
     {
         await using var upstream = ScriptedUpstream.Start();
         await using var proxy = await StartProxyAsync(upstream.Port, maxConnections: 1, connectTimeout: "00:00:01");
@@ -62,7 +63,8 @@ public sealed class TransactionLossTests
             Assert.StartsWith("250", await holder.CommandAsync("MAIL FROM:<a@example.com>"));
 
             Assert.StartsWith("250", await waiter.CommandAsync("EHLO waiter.test"));
-            Assert.StartsWith("451 4.4.1", await waiter.CommandAsync("MAIL FROM:<b@example.com>"));
+            // The pool is busy, the upstream is fine: not 4.4.1 (unreachable), and no upstream error counted.
+            Assert.StartsWith("451 4.4.5", await waiter.CommandAsync("MAIL FROM:<b@example.com>"));
 
             // Once the holder lets go, the waiter is served.
             Assert.StartsWith("250", await holder.CommandAsync("RSET"));
@@ -81,10 +83,11 @@ public sealed class TransactionLossTests
         await using (client)
         {
             var reply = await client.SendMessageAsync("a@example.com", ["b@example.net"], TestMessages.DotStuff(TestMessages.PlainText("never-sent")));
-            Assert.StartsWith("451 4.4.2", reply);
+            Assert.StartsWith("451 4.4.0", reply);
         }
 
         Assert.Empty(upstream.Accepted);
+        Assert.Equal("protocol", Assert.Single(proxy.Logs.WithEvent(3100)).Field("Code"));
         Assert.DoesNotContain(proxy.Logs.WithEvent(3100), l => l.Field("Outcome") is "relayed" or "repaired");
     }
 }

@@ -22,6 +22,7 @@ public sealed class UpstreamFaultTests
             ["Proxy:Upstream:Tls"] = "None",
             ["Proxy:Upstream:Username"] = "",
             ["Proxy:Upstream:MaxConnections"] = "4",
+            ["Proxy:Upstream:MaxConnectionsPerClient"] = "4",
             ["Proxy:Upstream:ConnectTimeout"] = timeout,
             ["Proxy:Upstream:CommandTimeout"] = timeout,
             ["Proxy:Upstream:DataTimeout"] = timeout,

@@ -13,7 +13,7 @@ namespace SmtpAmpProxy.Tests.Faults;
 public sealed class UpstreamRoundTripTests
 {
     private static Task<ProxyTestHost> StartProxyAsync(int upstreamPort) =>
-        ProxyTestHost.StartAsync(ProxyTestHost.SmtpUpstreamSettings(upstreamPort, ("Proxy:Upstream:MaxConnections", "4")));
+        ProxyTestHost.StartAsync(ProxyTestHost.SmtpUpstreamSettings(upstreamPort, ("Proxy:Upstream:MaxConnections", "4"), ("Proxy:Upstream:MaxConnectionsPerClient", "4")));
 
     private static SmtpConnectionPool Pool(ProxyTestHost proxy) =>
         ((SmtpUpstream)proxy.Services.GetRequiredService<IUpstream>()).Pool;

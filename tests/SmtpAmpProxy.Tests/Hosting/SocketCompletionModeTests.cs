@@ -105,7 +105,7 @@ public sealed class SocketCompletionModeTests
         using var process = ProxyProcess.Start(
         [
             "--Proxy:Upstream:Mode=Smtp", "--Proxy:Upstream:Host=127.0.0.1", $"--Proxy:Upstream:Port={sink.Port}",
-            "--Proxy:Upstream:Tls=None", "--Proxy:Upstream:Username=", "--Proxy:Upstream:MaxConnections=8",
+            "--Proxy:Upstream:Tls=None", "--Proxy:Upstream:Username=", "--Proxy:Upstream:MaxConnections=8", "--Proxy:Upstream:MaxConnectionsPerClient=8",
             "--Proxy:Listen:0:Endpoint=127.0.0.1:0", "--Proxy:Http:Endpoint=", "--Logging:LogLevel:Default=Information",
         ], new Dictionary<string, string?> { [SocketCompletions.Variable] = null });
         try

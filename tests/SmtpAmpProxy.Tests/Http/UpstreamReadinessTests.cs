@@ -49,12 +49,12 @@ public sealed class UpstreamReadinessTests
     {
         await using var proxy = await StartWithDeadUpstreamAsync();
         var (check, metrics, time) = Create(proxy);
-        metrics.UpstreamFailed(ProxyMetrics.Lost, "connection reset by peer");
+        metrics.RecordUpstream(false, "unreachable: connection refused");
         time.Advance(TimeSpan.FromSeconds(5));
 
         var result = await check.CheckAsync(TestContext.Current.CancellationToken);
 
-        Assert.Equal("lost: connection reset by peer", result.Reason);
+        Assert.Equal("unreachable: connection refused", result.Reason);
     }
 
     [Fact]

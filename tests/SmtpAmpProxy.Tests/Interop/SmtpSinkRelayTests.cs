@@ -19,6 +19,7 @@ public sealed class SmtpSinkRelayTests
             ["Proxy:Upstream:Tls"] = "None",
             ["Proxy:Upstream:Username"] = "",
             ["Proxy:Upstream:MaxConnections"] = "4",
+            ["Proxy:Upstream:MaxConnectionsPerClient"] = "4",
         });
         const int Messages = 60;
 

@@ -95,7 +95,8 @@ public sealed class UpstreamRelayTests
         Assert.False(outcome.Ok);
         Assert.Equal("data", outcome.Stage);
         Assert.Equal(452, outcome.Code);
-        Assert.Equal("upstream-failed", Assert.Single(proxy.Logs.WithEvent(3100)).Field("Outcome"));
+        // An upstream refusing a message is not an upstream fault: its own outcome.
+        Assert.Equal("upstream-refused", Assert.Single(proxy.Logs.WithEvent(3100)).Field("Outcome"));
     }
 
     [Fact]

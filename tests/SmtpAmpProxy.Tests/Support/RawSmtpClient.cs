@@ -100,6 +100,15 @@ internal sealed class RawSmtpClient : IAsyncDisposable
         return await ReadReplyAsync();
     }
 
+    /// <summary>DATA, the dot-stuffed message and its end; returns the reply after the data.</summary>
+    public async Task<string> SendDataAsync(byte[] dotStuffedData)
+    {
+        Assert.StartsWith("354", await CommandAsync("DATA"));
+        await SendAsync(dotStuffedData);
+        await SendAsync("\r\n.\r\n"u8.ToArray());
+        return await ReadReplyAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stream.DisposeAsync();
