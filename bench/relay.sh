@@ -7,9 +7,12 @@
 #   ROUNDS=1 bench/relay.sh        # one round instead of three
 #   PROXY_LOG_LEVEL=Information bench/relay.sh   # with the per-message JSON log line
 #   THREADPOOL_PROXY=0 bench/relay.sh            # without the second proxy (thread-pool socket completions)
+#   CARD=0 bench/relay.sh                        # without the design card's library stack
 #
 # Paths: direct (smtp-source into smtp-sink), proxy (the default configuration), proxy-tp (the same build
-# with Proxy:Performance:InlineSocketCompletions=false, the runtime's default), postfix (optional).
+# with Proxy:Performance:InlineSocketCompletions=false, the runtime's default), card (the relay the design
+# card describes, bench/SmtpAmpProxy.CardRelay: SmtpServer, MimeKit, the same AMP rules, a MailKit pool,
+# NoDelay on both sides), postfix (optional).
 #
 # Needs: dotnet SDK, Postfix's smtp-source and smtp-sink (apt-get install postfix), python3.
 # Every process started here is stopped by its PID on exit; everything binds 127.0.0.1 only.
@@ -20,6 +23,7 @@ ROUNDS="${ROUNDS:-3}"
 MSGS_50="${MSGS_50:-10000}"            # messages per 50-session run
 MSGS_1="${MSGS_1:-3000}"               # messages per 1-session run
 THREADPOOL_PROXY="${THREADPOOL_PROXY:-1}"
+CARD="${CARD:-1}"
 WARMUP="${WARMUP:-20000}"              # messages per proxy before the first round
 LARGE_SESSIONS="${LARGE_SESSIONS:-50}" # concurrent 10 MB messages
 LARGE_BYTES="${LARGE_BYTES:-10485760}"
@@ -75,6 +79,11 @@ echo "building the proxy (Release) into $ARTIFACTS ..."
 dotnet build -c Release "$ROOT/src/SmtpAmpProxy" --artifacts-path "$ARTIFACTS" -v quiet -nologo >"$WORK/build.log" 2>&1 \
     || { cat "$WORK/build.log" >&2; exit 1; }
 PROXY_DLL="$(find "$ARTIFACTS/bin/SmtpAmpProxy" -name smtp-amp-proxy.dll -path '*release*' | head -1)"
+if [[ "$CARD" == 1 ]]; then
+    dotnet build -c Release "$ROOT/bench/SmtpAmpProxy.CardRelay" --artifacts-path "$ARTIFACTS" -v quiet -nologo >"$WORK/build-card.log" 2>&1 \
+        || { cat "$WORK/build-card.log" >&2; exit 1; }
+    CARD_DLL="$(find "$ARTIFACTS/bin/SmtpAmpProxy.CardRelay" -name SmtpAmpProxy.CardRelay.dll -path '*release*' | head -1)"
+fi
 
 # smtp-source -F appends CRLF to every line it reads: the file must have LF line ends.
 sed 's/\r$//' "$AMP_FILE" >"$WORK/amp.eml"
@@ -110,6 +119,15 @@ if [[ "$THREADPOOL_PROXY" == 1 ]]; then
     TP_PORT=$(free_port)
     start_proxy "$TP_PORT" "$WORK/proxy-tp.log" --Proxy:Performance:InlineSocketCompletions=false
     TP_PID=$STARTED_PID
+fi
+
+CARD_PORT=""
+if [[ "$CARD" == 1 ]]; then
+    CARD_PORT=$(free_port)
+    dotnet "$CARD_DLL" "$CARD_PORT" "$SINK_PORT" 64 >"$WORK/card.log" 2>&1 &
+    CARD_PID=$!
+    PIDS+=("$CARD_PID")
+    wait_port "$CARD_PORT"
 fi
 
 POSTFIX_PORT=""
@@ -152,7 +170,8 @@ EOF
 fi
 
 # Resets the proxy's peak RSS (Linux clear_refs 5) so each scenario reports its own peak.
-pid_of() { case $1 in proxy) echo "$PROXY_PID" ;; proxy-tp) echo "$TP_PID" ;; esac; }
+pid_of() { case $1 in proxy) echo "$PROXY_PID" ;; proxy-tp) echo "$TP_PID" ;; card) echo "$CARD_PID" ;; esac; }
+measured() { [[ $1 == proxy* || $1 == card ]]; }
 reset_peak() { echo 5 >"/proc/${1:-$PROXY_PID}/clear_refs" 2>/dev/null || true; }
 peak_mib() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/${1:-$PROXY_PID}/status"; }
 
@@ -177,14 +196,15 @@ declare -A RESULT PEAK ADDED RATIO
 LOADS=("plain:-l 5120" "amp:-F $WORK/amp.eml")
 PATHS=(direct proxy)
 [[ -n "$TP_PORT" ]] && PATHS+=(proxy-tp)
+[[ -n "$CARD_PORT" ]] && PATHS+=(card)
 [[ -n "$POSTFIX_PORT" ]] && PATHS+=(postfix)
 port_of() {
-    case $1 in direct) echo "$SINK_PORT" ;; proxy) echo "$PROXY_PORT" ;; proxy-tp) echo "$TP_PORT" ;; postfix) echo "$POSTFIX_PORT" ;; esac
+    case $1 in direct) echo "$SINK_PORT" ;; proxy) echo "$PROXY_PORT" ;; proxy-tp) echo "$TP_PORT" ;; card) echo "$CARD_PORT" ;; postfix) echo "$POSTFIX_PORT" ;; esac
 }
 
 # Warm-up: JIT, upstream pool, page cache. With both cores busy, the runtime's tier-1 recompilation
 # (one background thread) was still taking a tenth of the proxy's samples after 40,000 messages.
-for port in "$PROXY_PORT" $TP_PORT; do
+for port in "$PROXY_PORT" $TP_PORT $CARD_PORT; do
     send "$port" 50 "$WARMUP" -l 5120 >/dev/null
     send "$port" 10 "$((WARMUP / 4))" -F "$WORK/amp.eml" >/dev/null
 done
@@ -199,7 +219,7 @@ for round in $(seq 1 "$ROUNDS"); do
             for path in "${PATHS[@]}"; do
                 n=$count
                 [[ $path == postfix ]] && n=$((count / 5))
-                [[ $path == proxy* ]] && reset_peak "$(pid_of "$path")"
+                measured "$path" && reset_peak "$(pid_of "$path")"
                 rate=$(send "$(port_of "$path")" "$sessions" "$n" "${args[@]}")
                 key="$name/$sessions/$path"
                 RESULT[$key]="${RESULT[$key]:-} $rate"
@@ -208,7 +228,7 @@ for round in $(seq 1 "$ROUNDS"); do
                 # Added time per message is taken against the direct run of the same round: the machine's
                 # wake-up latency, which dominates one session, drifts between rounds.
                 ADDED[$key]="${ADDED[$key]:-} $(awk -v a="$rate" -v b="$direct_rate" 'BEGIN { printf "%.4f", 1000 / a - 1000 / b }')"
-                if [[ $path == proxy* ]]; then
+                if measured "$path"; then
                     p=$(peak_mib "$(pid_of "$path")")
                     ((p > ${PEAK[$key]:-0})) && PEAK[$key]=$p
                 fi
@@ -224,10 +244,17 @@ start=$(now_ns)
 send "$PROXY_PORT" "$LARGE_SESSIONS" "$LARGE_SESSIONS" -l "$LARGE_BYTES" >/dev/null
 large_s=$(awk -v ns="$(($(now_ns) - start))" 'BEGIN { printf "%.2f", ns / 1e9 }')
 large_peak=$(peak_mib)
+if [[ -n "$CARD_PORT" ]]; then
+    reset_peak "$CARD_PID"
+    start=$(now_ns)
+    send "$CARD_PORT" "$LARGE_SESSIONS" "$LARGE_SESSIONS" -l "$LARGE_BYTES" >/dev/null
+    card_large_s=$(awk -v ns="$(($(now_ns) - start))" 'BEGIN { printf "%.2f", ns / 1e9 }')
+    card_large_peak=$(peak_mib "$CARD_PID")
+fi
 
 echo
 echo "Relay benchmark: $(nproc) cores, $ROUNDS round(s); msg/s is the median of rounds, ratio and added time the median of each round's against its direct run; proxy log level $PROXY_LOG_LEVEL"
-printf '%-6s %8s %-8s %10s %8s %12s %14s\n' load sessions path "msg/s" ratio "added ms/msg" "proxy peak RSS"
+printf '%-6s %8s %-8s %10s %8s %12s %14s\n' load sessions path "msg/s" ratio "added ms/msg" "relay peak RSS"
 for load in "${LOADS[@]}"; do
     name=${load%%:*}
     for sessions in 1 50; do
@@ -241,9 +268,11 @@ for load in "${LOADS[@]}"; do
             added=$(printf '%.3f' "$(median ${ADDED[$name/$sessions/$path]})")
             [[ $path == direct || $sessions != 1 ]] && added="-"
             rss="-"
-            [[ $path == proxy* ]] && rss="${PEAK[$name/$sessions/$path]} MiB"
+            measured "$path" && rss="${PEAK[$name/$sessions/$path]} MiB"
             printf '%-6s %8d %-8s %10d %8s %12s %14s\n' "$name" "$sessions" "$path" "$rate" "$ratio" "$added" "$rss"
         done
     done
 done
 printf '%-6s %8d %-8s %10s %8s %12s %14s\n' "10MB" "$LARGE_SESSIONS" proxy "${large_s}s" "-" "-" "$large_peak MiB"
+[[ -n "$CARD_PORT" ]] && printf '%-6s %8d %-8s %10s %8s %12s %14s\n' "10MB" "$LARGE_SESSIONS" card "${card_large_s}s" "-" "-" "$card_large_peak MiB"
+exit 0
