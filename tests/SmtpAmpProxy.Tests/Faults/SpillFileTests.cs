@@ -200,7 +200,7 @@ public sealed partial class SpillFileTests
         }
     }
 
-    [GeneratedRegex(@"(?m)^smtp_amp_proxy_spill_write_failures\S* 1$")]
+    [GeneratedRegex(@"(?m)^smtp_amp_proxy_spill_write_failures_total 1$")]
     private static partial Regex SpillFailureCountIsOne();
 }
 
