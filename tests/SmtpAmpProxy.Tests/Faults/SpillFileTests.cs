@@ -118,6 +118,28 @@ public sealed partial class SpillFileTests
         }
     }
 
+    [Fact]
+    public async Task Readyz_SpillFolderBecomesUnwritable_Answers503NamingTheSpillFolder()
+    {
+        using var directory = new TempDirectory();
+        var spill = directory.File("spill");
+        await using var proxy = await ProxyTestHost.StartAsync(new Dictionary<string, string>
+        {
+            ["Proxy:Http:Endpoint"] = "127.0.0.1:0",
+            ["Proxy:Limits:SpillDirectory"] = spill,
+        });
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await Http.OpsHttp.SendAsync(proxy.HttpEndPoint, "/readyz")).Status);
+
+        // The volume goes away under the running proxy: a plain file now stands where the folder was.
+        Directory.Delete(spill, recursive: true);
+        await File.WriteAllTextAsync(spill, "not a folder", TestContext.Current.CancellationToken);
+
+        var answer = await Http.OpsHttp.SendAsync(proxy.HttpEndPoint, "/readyz");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, answer.Status);
+        Assert.Contains("spill-folder", answer.Body);
+        Assert.Contains(spill, answer.Body);
+    }
+
     private static string[] Arguments(TempDirectory directory, string spill) =>
     [
         "--Proxy:Upstream:Mode=Directory", $"--Proxy:Upstream:Directory={directory.File("outbox")}",
