@@ -6,16 +6,18 @@ using SmtpAmpProxy.Smtp.Buffers;
 namespace SmtpAmpProxy.Smtp;
 
 /// <summary>
-/// The bytes of one message. Writes go to one pooled array up to a threshold, then to a temp file opened
-/// with <see cref="FileOptions.DeleteOnClose"/>, so a crash or a forgotten Dispose never leaves mail on disk.
-/// A spilled message is read back through a memory-mapped view: a 20 MB message costs page cache, not heap.
+/// The bytes of one message. Writes go to one pooled array up to a threshold, then to a file in a
+/// <see cref="SpillFolder"/> that has no name once opened, so a crash or a forgotten Dispose never leaves mail
+/// on disk. A spilled message is read back through a memory-mapped view: a 20 MB message costs page cache, not
+/// heap. A spill that fails (full disk, quota, I/O error) is not thrown at the reader: the buffer stops storing,
+/// says <see cref="StorageFailed"/>, and the session answers 452 4.3.1 at the end of the data.
 /// </summary>
 public sealed class MessageBuffer : IDisposable
 {
     private const int InitialArrayBytes = 16 * 1024;
 
     private readonly int _threshold;
-    private readonly string _tempDirectory;
+    private readonly SpillFolder _folder;
     private byte[]? _array;
     private FileStream? _file;
     private MemoryMappedFile? _map;
@@ -25,16 +27,31 @@ public sealed class MessageBuffer : IDisposable
     private bool _disposed;
 
     public MessageBuffer(int memoryThresholdBytes, string? tempDirectory = null)
+        : this(memoryThresholdBytes, new SpillFolder(tempDirectory))
+    {
+    }
+
+    public MessageBuffer(int memoryThresholdBytes, SpillFolder folder)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(memoryThresholdBytes);
+        ArgumentNullException.ThrowIfNull(folder);
         _threshold = memoryThresholdBytes;
-        _tempDirectory = string.IsNullOrEmpty(tempDirectory) ? Path.GetTempPath() : tempDirectory;
+        _folder = folder;
     }
 
     public long Length => _length;
 
     /// <summary>True once the message has moved to a temp file.</summary>
     public bool IsSpilled => _file is not null;
+
+    /// <summary>The spill file could not be written; what was stored is incomplete and must not be relayed.</summary>
+    public bool StorageFailed => StorageError is not null;
+
+    /// <summary>Why the spill failed (the operating system's message), for the log; null while all is well.</summary>
+    public string? StorageError { get; private set; }
+
+    /// <summary>The failure was a full disk or quota (as opposed to another I/O error).</summary>
+    public bool StorageFull { get; private set; }
 
     public void Write(ReadOnlySpan<byte> bytes)
     {
@@ -50,6 +67,13 @@ public sealed class MessageBuffer : IDisposable
         }
 
         var newLength = _length + bytes.Length;
+        if (StorageFailed)
+        {
+            // Counted, not stored: the reader reads on to the end of the data, then the message is refused.
+            _length = newLength;
+            return;
+        }
+
         if (_file is null && newLength <= _threshold)
         {
             EnsureArray((int)newLength);
@@ -57,20 +81,54 @@ public sealed class MessageBuffer : IDisposable
         }
         else
         {
-            if (_file is null)
+            try
             {
-                Spill();
-            }
+                if (_file is null)
+                {
+                    Spill();
+                }
 
-            _file!.Write(bytes);
+                _file!.Write(bytes);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Fail(e);
+            }
         }
 
         _length = newLength;
     }
 
+    /// <summary>
+    /// Pushes buffered spill bytes to the file, where a full disk shows up if the last writes only filled the
+    /// buffer. Call at the end of the data, before deciding the reply. False: <see cref="StorageFailed"/>.
+    /// </summary>
+    public bool Seal()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_file is not null && !StorageFailed && _mapped is null)
+        {
+            try
+            {
+                _file.Flush();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Fail(e);
+            }
+        }
+
+        return !StorageFailed;
+    }
+
     public ReadOnlyMemory<byte> GetMemory()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (StorageFailed)
+        {
+            throw new InvalidOperationException("The spill file could not be written; the message is incomplete.");
+        }
+
         if (_file is null)
         {
             return _array is null ? ReadOnlyMemory<byte>.Empty : _array.AsMemory(0, (int)_length);
@@ -122,7 +180,15 @@ public sealed class MessageBuffer : IDisposable
         _mapped?.Release();
         _view?.Dispose();
         _map?.Dispose();
-        _file?.Dispose();
+        try
+        {
+            _file?.Dispose();
+        }
+        catch (IOException)
+        {
+            // A message abandoned mid-DATA on a full disk: its last buffered bytes cannot be flushed, and
+            // nobody wants them. The descriptor is closed regardless.
+        }
         if (_array is not null)
         {
             ArrayPool<byte>.Shared.Return(_array);
@@ -156,28 +222,36 @@ public sealed class MessageBuffer : IDisposable
 
     private void Spill()
     {
-        Directory.CreateDirectory(_tempDirectory);
-        var path = Path.Combine(_tempDirectory, $"smtp-{Guid.NewGuid():N}.msg");
-        var options = new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.None,
-            Options = FileOptions.DeleteOnClose,
-            BufferSize = 64 * 1024,
-        };
-        if (!OperatingSystem.IsWindows())
-        {
-            // Mail is private: readable by the service account only, whatever the umask.
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        _file = new FileStream(path, options);
+        _file = _folder.Create(bufferSize: 64 * 1024);
         if (_array is not null)
         {
             _file.Write(_array, 0, (int)_length);
             ArrayPool<byte>.Shared.Return(_array);
             _array = null;
         }
+    }
+
+    private void Fail(Exception e)
+    {
+        StorageError = e.Message;
+        StorageFull = SpillFolder.IsOutOfSpace(e);
+        _folder.CountWriteFailure();
+        if (_array is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_array);
+            _array = null;
+        }
+
+        try
+        {
+            _file?.Dispose();
+        }
+        catch (IOException)
+        {
+            // Disposing flushes what is still buffered, which fails the same way; the file has no name, so
+            // closing it (which the runtime does even when the flush throws) is all that is needed.
+        }
+
+        _file = null;
     }
 }

@@ -1,23 +1,32 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
 
 namespace SmtpAmpProxy.Smtp.Server;
 
 /// <summary>
-/// AUTH failures per client address, shared by every session of one server, so a password guesser cannot
-/// reset its count by reconnecting (the job Postfix gives anvil). An address's count is forgotten after
-/// <see cref="SmtpServerOptions.AuthFailureWindow"/> without a failure. IPv6 clients count per /64: one host
-/// usually holds the whole block and could otherwise take a fresh address for every guess.
+/// AUTH failures, shared by every session of one server, so a password guesser cannot reset its count by
+/// reconnecting (the job Postfix gives anvil). Two counts: per client address and user name, which locks out
+/// one account from one place at <see cref="SmtpServerOptions.MaxAuthFailures"/>; and per address alone, with
+/// the higher ceiling <see cref="SmtpServerOptions.MaxAuthFailuresPerAddress"/>, which stops a guesser rotating
+/// user names. Keying the first count by address alone let five made-up logins lock every user behind a NAT or a
+/// balancer out, a correct login included. A count is forgotten after <see cref="SmtpServerOptions.AuthFailureWindow"/>
+/// without a failure. IPv6 clients count per /64: one host usually holds the whole block.
 /// </summary>
 internal sealed class AuthFailureThrottle(SmtpServerOptions options, TimeProvider time)
 {
-    /// <summary>Bounds the table when guesses come from many addresses; the longest-quiet entries go first.</summary>
+    /// <summary>Bounds each table when guesses come from many addresses; the longest-quiet entries go first.</summary>
     internal const int MaxTracked = 10_000;
 
     /// <summary>The delay stops growing at 32 times the first one (32 s by default): enough to make guessing slow.</summary>
     private const int MaxDoublings = 5;
 
-    private readonly Dictionary<IPAddress, Entry> _entries = [];
+    // User names are kept as a keyed hash: a table entry costs the same whatever the length of the name sent,
+    // and the table never holds what clients typed. The key is per process, so the hashes mean nothing elsewhere.
+    private readonly byte[] _userKey = RandomNumberGenerator.GetBytes(32);
+    private readonly Dictionary<IPAddress, Entry> _addresses = [];
+    private readonly Dictionary<(IPAddress Address, UInt128 User), Entry> _users = [];
     private readonly Lock _gate = new();
 
     internal int TrackedCount
@@ -26,14 +35,37 @@ internal sealed class AuthFailureThrottle(SmtpServerOptions options, TimeProvide
         {
             lock (_gate)
             {
-                return _entries.Count;
+                return _addresses.Count + _users.Count;
             }
         }
     }
 
-    /// <summary>The address reached <see cref="SmtpServerOptions.MaxAuthFailures"/> within the window.</summary>
+    /// <summary>The address reached <see cref="SmtpServerOptions.MaxAuthFailuresPerAddress"/> within the window.</summary>
     public bool IsLockedOut(IPAddress client)
     {
+        if (options.MaxAuthFailuresPerAddress <= 0)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            return _addresses.TryGetValue(Key(client), out var entry) && !IsExpired(entry, time.GetUtcNow())
+                && entry.Failures >= options.MaxAuthFailuresPerAddress;
+        }
+    }
+
+    /// <summary>
+    /// This user name from this address reached <see cref="SmtpServerOptions.MaxAuthFailures"/> within the
+    /// window, or the address reached its own ceiling.
+    /// </summary>
+    public bool IsLockedOut(IPAddress client, string user)
+    {
+        if (IsLockedOut(client))
+        {
+            return true;
+        }
+
         if (options.MaxAuthFailures <= 0)
         {
             return false;
@@ -41,61 +73,88 @@ internal sealed class AuthFailureThrottle(SmtpServerOptions options, TimeProvide
 
         lock (_gate)
         {
-            return _entries.TryGetValue(Key(client), out var entry) && !IsExpired(entry, time.GetUtcNow())
+            return _users.TryGetValue((Key(client), UserKey(user)), out var entry) && !IsExpired(entry, time.GetUtcNow())
                 && entry.Failures >= options.MaxAuthFailures;
         }
     }
 
-    /// <summary>Counts one failure; says how long to wait before the 535, or that the session must end with 421.</summary>
-    public (TimeSpan Delay, bool LockedOut) RecordFailure(IPAddress client)
+    /// <summary>
+    /// Counts one failure for the user name (null: the response could not be decoded into one) and the address;
+    /// says how long to wait before the 535, or that the session must end with 421.
+    /// </summary>
+    public (TimeSpan Delay, bool LockedOut) RecordFailure(IPAddress client, string? user)
     {
         var now = time.GetUtcNow();
-        var key = Key(client);
-        int failures;
+        var address = Key(client);
+        int addressFailures;
+        var userFailures = 0;
         lock (_gate)
         {
-            if (!_entries.TryGetValue(key, out var entry) || IsExpired(entry, now))
+            addressFailures = Count(_addresses, address, now);
+            if (user is not null)
             {
-                if (_entries.Count >= MaxTracked)
-                {
-                    MakeRoom(now);
-                }
-
-                entry = default;
+                userFailures = Count(_users, (address, UserKey(user)), now);
             }
-
-            failures = entry.Failures + 1;
-            _entries[key] = new Entry(failures, now);
         }
 
-        if (options.MaxAuthFailures > 0 && failures >= options.MaxAuthFailures)
+        var lockedOut = (options.MaxAuthFailures > 0 && userFailures >= options.MaxAuthFailures)
+            || (options.MaxAuthFailuresPerAddress > 0 && addressFailures >= options.MaxAuthFailuresPerAddress);
+        if (lockedOut)
         {
             return (TimeSpan.Zero, true);
         }
 
-        var over = failures - options.AuthFailuresBeforeDelay;
+        // The delay follows the user's count: a colleague behind the same NAT who mistypes once is not made to
+        // wait for a guesser's failures; the guesser rotating names meets the address ceiling instead.
+        var over = userFailures - options.AuthFailuresBeforeDelay;
         return over <= 0
             ? (TimeSpan.Zero, false)
             : (options.AuthFailureDelay * (1 << Math.Min(over - 1, MaxDoublings)), false);
     }
 
+    private int Count<TKey>(Dictionary<TKey, Entry> entries, TKey key, DateTimeOffset now)
+        where TKey : notnull
+    {
+        if (!entries.TryGetValue(key, out var entry) || IsExpired(entry, now))
+        {
+            if (entries.Count >= MaxTracked)
+            {
+                MakeRoom(entries, now);
+            }
+
+            entry = default;
+        }
+
+        var failures = entry.Failures + 1;
+        entries[key] = new Entry(failures, now);
+        return failures;
+    }
+
     private bool IsExpired(Entry entry, DateTimeOffset now) => now - entry.LastFailure >= options.AuthFailureWindow;
 
-    private void MakeRoom(DateTimeOffset now)
+    private void MakeRoom<TKey>(Dictionary<TKey, Entry> entries, DateTimeOffset now)
+        where TKey : notnull
     {
-        foreach (var (key, entry) in _entries)
+        foreach (var (key, entry) in entries)
         {
             if (IsExpired(entry, now))
             {
-                _entries.Remove(key);
+                entries.Remove(key);
             }
         }
 
-        if (_entries.Count >= MaxTracked)
+        if (entries.Count >= MaxTracked)
         {
-            var oldest = _entries.MinBy(pair => pair.Value.LastFailure).Key;
-            _entries.Remove(oldest);
+            var oldest = entries.MinBy(pair => pair.Value.LastFailure).Key;
+            entries.Remove(oldest);
         }
+    }
+
+    private UInt128 UserKey(string user)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        HMACSHA256.HashData(_userKey, Encoding.UTF8.GetBytes(user), hash);
+        return new UInt128(BitConverter.ToUInt64(hash), BitConverter.ToUInt64(hash[8..]));
     }
 
     private static IPAddress Key(IPAddress client)

@@ -18,6 +18,12 @@ internal static partial class ServerLog
     [LoggerMessage(1002, LogLevel.Error, "Accepting on {EndPoint} failed")]
     public static partial void AcceptFailed(ILogger logger, IPEndPoint endPoint, Exception exception);
 
+    [LoggerMessage(1003, LogLevel.Warning, "Removed {Count} spill files left by an earlier process in {Path}")]
+    public static partial void StaleSpillFilesRemoved(ILogger logger, int count, string path);
+
+    [LoggerMessage(1004, LogLevel.Warning, "Could not look for stale spill files in {Path}: {Reason}")]
+    public static partial void SpillSweepFailed(ILogger logger, string path, string reason);
+
     [LoggerMessage(1010, LogLevel.Debug, "Session {SessionId} from {Remote} to {Local} started")]
     public static partial void SessionStarted(ILogger logger, long sessionId, IPEndPoint remote, IPEndPoint local);
 
@@ -68,6 +74,16 @@ internal static partial class ServerLog
 
     [LoggerMessage(1035, LogLevel.Warning, "Session {SessionId} from {Remote}: data rate below {MinRate} bytes/s ({Bytes} bytes in {Seconds:0.#} s)")]
     public static partial void DataTooSlow(ILogger logger, long sessionId, IPEndPoint remote, int minRate, long bytes, double seconds);
+
+    [LoggerMessage(1036, LogLevel.Information,
+        "{Outcome} session={SessionId} client={Remote} in DATA after {Bytes} bytes and {Seconds:0.#} s; nothing relayed")]
+    public static partial void SenderVanishedInData(ILogger logger, string outcome, long sessionId, IPEndPoint remote, long bytes, double seconds);
+
+    [LoggerMessage(1037, LogLevel.Error, "Session {SessionId} from {Remote}: message spill to {Path} failed, answered 452 4.3.1: {Reason}")]
+    public static partial void SpillFailed(ILogger logger, long sessionId, IPEndPoint remote, string path, string reason);
+
+    [LoggerMessage(1038, LogLevel.Warning, "Session {SessionId} from {Remote}: {Phase} deadline of {Seconds:0.#} s passed")]
+    public static partial void DeadlinePassed(ILogger logger, long sessionId, IPEndPoint remote, string phase, double seconds);
 
     [LoggerMessage(1050, LogLevel.Error, "Session {SessionId} from {Remote}: handler failed in {Stage}")]
     public static partial void HandlerFailed(ILogger logger, long sessionId, IPEndPoint remote, string stage, Exception exception);

@@ -179,12 +179,15 @@ internal static class SmtpCommandParser
             }
         }
 
-        if (!Utf8.IsValid(args))
+        // RFC 6531 3.7.1: the client cannot know about SMTPUTF8 before the EHLO reply, so the name is LDH or
+        // A-labels only. A UTF-8 name would also reach the Received: field of mail sent without SMTPUTF8, where
+        // 8-bit header bytes are not allowed (RFC 6531 3.7.3).
+        if (!Ascii.IsValid(args))
         {
-            return SmtpCommand.Fail(verb, syntax);
+            return SmtpCommand.Fail(verb, SmtpReplies.NonAsciiHelo.Reply);
         }
 
-        return new SmtpCommand { Verb = verb, Argument = Encoding.UTF8.GetString(args) };
+        return new SmtpCommand { Verb = verb, Argument = Encoding.ASCII.GetString(args) };
     }
 
     private delegate bool PathParser(ReadOnlySpan<byte> inner, SmtpStringCache? strings, out string address, out bool utf8);

@@ -7,8 +7,15 @@ namespace SmtpAmpProxy.Smtp.Server;
 /// The data ends ONLY at CRLF "." CRLF, where the first CRLF is a real line end. That is the whole defence
 /// against SMTP smuggling (CVE-2023-51764/51765/51766): "\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n" and the rest
 /// never end the message here, so a second message hidden behind them stays content of the first (a bare
-/// CR makes the message refused). Dot-unstuffing (4.5.2) applies only to lines that begin after a CRLF;
-/// after a bare LF the bytes are content as sent, and the upstream writer stuffs them afresh.
+/// CR makes the message refused, or by option is a line end like a bare LF). Dot-unstuffing (4.5.2) applies
+/// only to lines that begin after a CRLF; after a bare LF or CR the bytes are content as sent, and the upstream
+/// writer stuffs them afresh.
+/// </para>
+/// <para>
+/// Lines longer than 998 octets (RFC 5322 2.1.1; RFC 5321 4.5.3.1.6 allows 1000 with the CRLF) are folded
+/// as Postfix's smtp_line_length_limit (998) does when it relays: CRLF and a space are inserted after the 998th
+/// octet, so a header line becomes a folded header and MIME boundaries and encoded bodies survive. Passing
+/// them on unchanged would let a receiver down the line cut or refuse the message in its own way.
 /// </para>
 /// </summary>
 internal sealed class SmtpDataReader
@@ -17,21 +24,30 @@ internal sealed class SmtpDataReader
 
     private static ReadOnlySpan<byte> Dot => "."u8;
 
+    private static ReadOnlySpan<byte> Fold => "\r\n "u8;
+
+    /// <summary>RFC 5322 2.1.1: at most 998 characters on a line, not counting the CRLF.</summary>
+    internal const int MaxLineOctets = 998;
+
     private readonly MessageBuffer _sink;
     private readonly long _maxBytes;
     private readonly bool _rejectBareLf;
+    private readonly bool _rejectBareCr;
     private readonly int _maxHeaderBytes;
     private State _state = State.LineStart;
     private long _length;
     private bool _headerOpen = true;
     private long _headerBytes;
     private long _headerLineStart;
+    private int _lineOctets;
 
-    public SmtpDataReader(MessageBuffer sink, long maxBytes, BareLineFeedPolicy bareLineFeed, int maxHeaderBytes = int.MaxValue)
+    public SmtpDataReader(MessageBuffer sink, long maxBytes, BareLineFeedPolicy bareLineFeed, int maxHeaderBytes = int.MaxValue,
+        BareCarriageReturnPolicy bareCarriageReturn = BareCarriageReturnPolicy.Reject)
     {
         _sink = sink;
         _maxBytes = maxBytes;
         _rejectBareLf = bareLineFeed == BareLineFeedPolicy.Reject;
+        _rejectBareCr = bareCarriageReturn == BareCarriageReturnPolicy.Reject;
         _maxHeaderBytes = maxHeaderBytes;
     }
 
@@ -59,8 +75,11 @@ internal sealed class SmtpDataReader
     /// <summary>The top-level header block (up to the first empty line) is longer than the limit; nothing more is stored.</summary>
     public bool HeaderOverflowed { get; private set; }
 
-    /// <summary>A CR not followed by LF was seen somewhere (RFC 5321 2.3.8).</summary>
+    /// <summary>A CR not followed by LF was seen while the policy is <see cref="BareCarriageReturnPolicy.Reject"/> (RFC 5321 2.3.8).</summary>
     public bool SawBareCr { get; private set; }
+
+    /// <summary>Folds inserted into lines over <see cref="MaxLineOctets"/> (a line of 2,500 octets takes two).</summary>
+    public int Folds { get; private set; }
 
     /// <summary>A LF not preceded by CR was seen while the policy is <see cref="BareLineFeedPolicy.Reject"/>.</summary>
     public bool SawRejectedBareLf { get; private set; }
@@ -133,8 +152,7 @@ internal sealed class SmtpDataReader
                     else
                     {
                         // Bare CR: the byte after it is processed as text.
-                        SawBareCr = true;
-                        _state = State.Text;
+                        OnBareCr();
                     }
 
                     break;
@@ -167,15 +185,29 @@ internal sealed class SmtpDataReader
                         return true;
                     }
 
-                    SawBareCr = true;
                     Emit(Dot);
-                    _state = State.Text;
+                    OnBareCr();
                     break;
             }
         }
 
         consumed = input.Length;
         return false;
+    }
+
+    private void OnBareCr()
+    {
+        if (_rejectBareCr)
+        {
+            SawBareCr = true;
+        }
+        else
+        {
+            // Normalize: a line end stored as CRLF; as after a bare LF, the next line cannot end the data.
+            Emit(Crlf);
+        }
+
+        _state = State.Text;
     }
 
     private void OnBareLf()
@@ -191,7 +223,40 @@ internal sealed class SmtpDataReader
         _state = State.Text;
     }
 
+    /// <summary>Stores text that holds no line end except, perhaps, one CRLF at its very end; folds long lines.</summary>
     private void Emit(ReadOnlySpan<byte> bytes)
+    {
+        var endsLine = bytes.EndsWith(Crlf);
+        var text = endsLine ? bytes[..^2] : bytes;
+        if (_lineOctets + text.Length > MaxLineOctets)
+        {
+            do
+            {
+                var take = MaxLineOctets - _lineOctets;
+                Store(text[..take]);
+                Store(Fold);
+                Folds++;
+                _lineOctets = 1;
+                text = text[take..];
+            }
+            while (_lineOctets + text.Length > MaxLineOctets);
+
+            Store(text);
+            _lineOctets += text.Length;
+            if (endsLine)
+            {
+                Store(Crlf);
+                _lineOctets = 0;
+            }
+
+            return;
+        }
+
+        Store(bytes);
+        _lineOctets = endsLine ? 0 : _lineOctets + bytes.Length;
+    }
+
+    private void Store(ReadOnlySpan<byte> bytes)
     {
         _length += bytes.Length;
         if (_headerOpen)

@@ -47,6 +47,8 @@ internal sealed class SmtpReplies
     public static readonly EncodedReply AuthEmptyChallenge = new(new(334, "", ""));
     public static readonly EncodedReply AuthUsername = new(new(334, "", "VXNlcm5hbWU6"));
     public static readonly EncodedReply AuthPassword = new(new(334, "", "UGFzc3dvcmQ6"));
+    public static readonly EncodedReply InsufficientStorage = new(new(452, "4.3.1", "Error: insufficient system storage"));
+    public static readonly EncodedReply NonAsciiHelo = new(new(501, "5.5.2", "Error: non-ASCII host name (RFC 6531 3.7.1: EHLO takes LDH or A-labels)"));
     public static readonly EncodedReply InternalError = new(new(451, "4.3.0", "Error: internal error"));
 
     public SmtpReplies(SmtpServerOptions options)

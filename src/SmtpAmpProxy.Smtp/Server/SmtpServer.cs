@@ -53,6 +53,9 @@ public sealed partial class SmtpServer : IAsyncDisposable
 
     public int ActiveSessions => _sessions.Count;
 
+    /// <summary>The folder large messages spill to; readiness asks it whether it can still be written.</summary>
+    public SpillFolder Spill => _context.Spill;
+
     /// <summary>Binds every listener (all or none) and starts accepting.</summary>
     public Task StartAsync(CancellationToken ct)
     {
@@ -76,6 +79,7 @@ public sealed partial class SmtpServer : IAsyncDisposable
         }
 
         _started = true;
+        SweepSpillFolder();
         var sockets = new List<(Socket Socket, SmtpListenerOptions Options)>();
         try
         {
@@ -293,6 +297,23 @@ public sealed partial class SmtpServer : IAsyncDisposable
             }
 
             _sessions.TryRemove(session.Info.SessionId, out _);
+        }
+    }
+
+    /// <summary>Spill files an older version left behind when it was killed (they kept their name until close).</summary>
+    private void SweepSpillFolder()
+    {
+        try
+        {
+            var removed = _context.Spill.SweepStale();
+            if (removed > 0)
+            {
+                ServerLog.StaleSpillFilesRemoved(_logger, removed, _context.Spill.Path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ServerLog.SpillSweepFailed(_logger, _context.Spill.Path, e.Message);
         }
     }
 }

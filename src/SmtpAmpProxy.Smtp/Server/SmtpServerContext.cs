@@ -14,6 +14,7 @@ internal sealed class SmtpServerContext
         Time = time;
         Replies = new SmtpReplies(options);
         AuthThrottle = new AuthFailureThrottle(options, time);
+        Spill = options.Spill ?? new SpillFolder(options.TempDirectory);
         if (options.Certificate is not null)
         {
             // Built once: the chain is resolved here, not on every handshake (as Kestrel does).
@@ -34,6 +35,8 @@ internal sealed class SmtpServerContext
     public ILogger Logger { get; }
 
     public TimeProvider Time { get; }
+
+    public SpillFolder Spill { get; }
 
     public SmtpReplies Replies { get; }
 

@@ -14,6 +14,19 @@ public enum BareLineFeedPolicy
     Reject,
 }
 
+/// <summary>What DATA does with a CR not followed by LF (RFC 5321 2.3.8 forbids it).</summary>
+public enum BareCarriageReturnPolicy
+{
+    /// <summary>The message is refused with 554 5.5.2 after its end (the safe default: "\r.\r" smuggling).</summary>
+    Reject,
+
+    /// <summary>
+    /// A bare CR is a line end, stored as CRLF, for legacy senders that end lines with CR alone. Like a
+    /// normalized bare LF it never ends the data, and the line after it is not a line start for the terminator.
+    /// </summary>
+    Normalize,
+}
+
 public sealed record SmtpListenerOptions
 {
     public IPEndPoint EndPoint { get; init; } = new(IPAddress.Loopback, 2525);
@@ -66,8 +79,20 @@ public sealed record SmtpServerOptions
     /// <summary>Postfix smtpd_hard_error_limit is 20: a client that keeps failing is a probe or a broken loop.</summary>
     public int MaxErrorsPerSession { get; init; } = 20;
 
-    /// <summary>RFC 5321 4.5.3.2.7 suggests 5 minutes.</summary>
+    /// <summary>
+    /// RFC 5321 4.5.3.2.7 suggests 5 minutes. A total for each command line, counted from the moment the server
+    /// waits for it: bytes trickled in one every few seconds do not restart it.
+    /// </summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// From the greeting until EHLO or HELO succeeds, in total: a client that never introduces itself (NOOPs,
+    /// refused commands, a trickle) cannot hold a connection slot for longer than this.
+    /// </summary>
+    public TimeSpan HeloTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>From the AUTH command to its last response line, in total (RFC 4954 leaves it to the server).</summary>
+    public TimeSpan AuthTimeout { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>RFC 5321 4.5.3.2.5 suggests 3 minutes per data block; 10 minutes for the whole wait.</summary>
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
@@ -98,17 +123,30 @@ public sealed record SmtpServerOptions
     public TimeSpan AuthFailureDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// At this many AUTH failures from one address the session gets 421 4.7.0 and is closed, and AUTH from that
-    /// address keeps getting 421 until <see cref="AuthFailureWindow"/> passes without a failure. 0 turns it off.
+    /// At this many AUTH failures for one user name from one address the session gets 421 4.7.0 and is closed, and
+    /// AUTH as that user from that address keeps getting 421 until <see cref="AuthFailureWindow"/> passes without a
+    /// failure. Other users behind the same address (NAT, a balancer) still log in. 0 turns it off.
     /// </summary>
     public int MaxAuthFailures { get; init; } = 5;
+
+    /// <summary>
+    /// At this many AUTH failures from one address, whatever the user names, every AUTH from it gets 421 until the
+    /// window passes: a guesser that rotates user names. Higher than <see cref="MaxAuthFailures"/> so that a few
+    /// users mistyping behind one NAT do not lock the others out. 0 turns it off.
+    /// </summary>
+    public int MaxAuthFailuresPerAddress { get; init; } = 30;
 
     public TimeSpan AuthFailureWindow { get; init; } = TimeSpan.FromMinutes(15);
 
     public BareLineFeedPolicy BareLineFeed { get; init; } = BareLineFeedPolicy.Normalize;
 
+    public BareCarriageReturnPolicy BareCarriageReturn { get; init; } = BareCarriageReturnPolicy.Reject;
+
     /// <summary>Messages up to this size stay in memory; larger ones spill to a temp file.</summary>
     public int MemoryBufferBytes { get; init; } = 1048576;
+
+    /// <summary>Where large messages spill; null: a <see cref="SpillFolder"/> on <see cref="TempDirectory"/>.</summary>
+    public SpillFolder? Spill { get; init; }
 
     public string? TempDirectory { get; init; }
 

@@ -20,13 +20,18 @@ internal sealed partial class SmtpSession
             return Step.Stay;
         }
 
-        // A locked-out address is not even asked for credentials: a guesser learns nothing more until the window passes.
+        // An address over its own ceiling is not even asked for credentials: a guesser learns nothing more until
+        // the window passes.
         if (_context.AuthThrottle.IsLockedOut(_info.RemoteEndPoint.Address))
         {
             ServerLog.AuthLockedOut(_context.Logger, _info.SessionId, _info.RemoteEndPoint);
             Reply(_replies.TooManyAuthFailures);
             return Step.Close;
         }
+
+        // The whole exchange has one deadline: a client answering each challenge just inside the command timeout
+        // must not hold the session (and a password check slot) for a multiple of it.
+        var deadline = DeadlineAfter(_options.AuthTimeout);
 
         var mechanism = command.Argument!;
         string? user;
@@ -37,7 +42,7 @@ internal sealed partial class SmtpSession
             if (response is null)
             {
                 Reply(SmtpReplies.AuthEmptyChallenge);
-                var (outcome, line) = await ReadAuthLineAsync();
+                var (outcome, line) = await ReadAuthLineAsync(deadline);
                 if (line is null)
                 {
                     await EndAfterReadAsync(outcome);
@@ -65,7 +70,7 @@ internal sealed partial class SmtpSession
             if (userResponse is null)
             {
                 Reply(SmtpReplies.AuthUsername);
-                var (outcome, line) = await ReadAuthLineAsync();
+                var (outcome, line) = await ReadAuthLineAsync(deadline);
                 if (line is null)
                 {
                     await EndAfterReadAsync(outcome);
@@ -89,7 +94,7 @@ internal sealed partial class SmtpSession
             }
 
             Reply(SmtpReplies.AuthPassword);
-            var (passwordOutcome, passwordLine) = await ReadAuthLineAsync();
+            var (passwordOutcome, passwordLine) = await ReadAuthLineAsync(deadline);
             if (passwordLine is null)
             {
                 await EndAfterReadAsync(passwordOutcome);
@@ -115,6 +120,15 @@ internal sealed partial class SmtpSession
             return Step.Stay;
         }
 
+        // A user name that failed too often from this address is refused before its password is checked; other
+        // users behind the same address are not.
+        if (user is not null && _context.AuthThrottle.IsLockedOut(_info.RemoteEndPoint.Address, user))
+        {
+            ServerLog.AuthLockedOut(_context.Logger, _info.SessionId, _info.RemoteEndPoint);
+            Reply(_replies.TooManyAuthFailures);
+            return Step.Close;
+        }
+
         string? authenticated = null;
         if (user is not null && password is not null)
         {
@@ -133,7 +147,7 @@ internal sealed partial class SmtpSession
         if (authenticated is null)
         {
             ServerLog.AuthFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, mechanism);
-            var (delay, lockedOut) = _context.AuthThrottle.RecordFailure(_info.RemoteEndPoint.Address);
+            var (delay, lockedOut) = _context.AuthThrottle.RecordFailure(_info.RemoteEndPoint.Address, user);
             if (lockedOut)
             {
                 ServerLog.AuthLockedOut(_context.Logger, _info.SessionId, _info.RemoteEndPoint);

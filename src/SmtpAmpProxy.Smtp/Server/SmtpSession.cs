@@ -47,6 +47,11 @@ internal sealed partial class SmtpSession
 
     private int _errors;
     private int _commands;
+
+    // Greeting-to-EHLO is one phase with one total deadline: until EHLO/HELO succeeds, every command wait
+    // ends by then, however the client spends the time (NOOPs, refused commands, a trickle of bytes).
+    private bool _greeted;
+    private long _heloDeadline;
     private int _messages;
     private volatile bool _stopping;
     private volatile bool _hardStop;
@@ -145,6 +150,7 @@ internal sealed partial class SmtpSession
             }
 
             _handler = _context.Handlers.Create(_info);
+            _heloDeadline = DeadlineAfter(_options.HeloTimeout);
             Reply(_replies.Greeting);
             await CommandLoopAsync();
         }
@@ -282,6 +288,7 @@ internal sealed partial class SmtpSession
     private async ValueTask<Step> HeloAsync(SmtpCommand command)
     {
         await AbandonTransactionAsync();
+        _greeted = true;
         _info.HeloName = command.Argument;
         if (command.Verb == SmtpVerb.Helo)
         {
@@ -401,8 +408,9 @@ internal sealed partial class SmtpSession
         }
 
         Reply(SmtpReplies.DataStart);
-        using var message = new MessageBuffer(_options.MemoryBufferBytes, _options.TempDirectory);
-        var reader = new SmtpDataReader(message, _options.MaxMessageBytes, _options.BareLineFeed, _options.MaxHeaderBytes);
+        using var message = new MessageBuffer(_options.MemoryBufferBytes, _context.Spill);
+        var reader = new SmtpDataReader(message, _options.MaxMessageBytes, _options.BareLineFeed, _options.MaxHeaderBytes,
+            _options.BareCarriageReturn);
         _inData = true;
         var drained = _bufferedAfterCommand == 0;
         var started = _context.Time.GetTimestamp();
@@ -422,6 +430,10 @@ internal sealed partial class SmtpSession
                     ServerLog.DataTooSlow(_context.Logger, _info.SessionId, _info.RemoteEndPoint, _options.MinDataRateBytesPerSecond,
                         reader.MessageBytes, _context.Time.GetElapsedTime(started).TotalSeconds);
                 }
+                else if (outcome == ReadOutcome.Closed)
+                {
+                    LogSenderVanished(reader, started);
+                }
 
                 await AbandonTransactionAsync();
                 await EndAfterReadAsync(outcome);
@@ -439,6 +451,7 @@ internal sealed partial class SmtpSession
             _input.AdvanceTo(buffer.End);
             if (result.IsCompleted)
             {
+                LogSenderVanished(reader, started);
                 await AbandonTransactionAsync();
                 return Step.Close;
             }
@@ -448,11 +461,19 @@ internal sealed partial class SmtpSession
 
         _inData = false;
         _messages++;
+        var stored = reader.Overflowed || reader.HeaderOverflowed || message.Seal();
         var contentRefusal = reader.Overflowed ? SmtpReplies.SizeExceeded
             : reader.HeaderOverflowed ? SmtpReplies.HeaderSizeExceeded
+            : !stored ? SmtpReplies.InsufficientStorage
             : reader.SawBareCr ? SmtpReplies.BareCr
             : reader.SawRejectedBareLf ? SmtpReplies.BareLf
             : null;
+        if (!stored)
+        {
+            // The session stays usable: the next message may fit in memory, or the disk may have room again.
+            ServerLog.SpillFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, _context.Spill.Path, message.StorageError ?? "");
+        }
+
         if (contentRefusal is not null)
         {
             ServerLog.MessageRefused(_context.Logger, _info.SessionId, _info.RemoteEndPoint, contentRefusal.Reply.Text);
@@ -476,6 +497,14 @@ internal sealed partial class SmtpSession
         _transactionOpen = false;
         return Step.Advance;
     }
+
+    /// <summary>
+    /// A sender that disconnects (or whose connection breaks) inside DATA is a message that was not sent, which an
+    /// operator wants to see next to the relayed and refused ones, not only as a debug-level lost connection.
+    /// </summary>
+    private void LogSenderVanished(SmtpDataReader reader, long started) =>
+        ServerLog.SenderVanishedInData(_context.Logger, "sender-vanished", _info.SessionId, _info.RemoteEndPoint,
+            reader.MessageBytes, _context.Time.GetElapsedTime(started).TotalSeconds);
 
     /// <summary>
     /// Slowloris in DATA: the next bytes must come before what was received so far falls below the minimum rate
@@ -546,9 +575,21 @@ internal sealed partial class SmtpSession
         }
     }
 
+    /// <summary>
+    /// Reads one command line. The whole line has one deadline, <see cref="SmtpServerOptions.CommandTimeout"/> from
+    /// the moment the wait starts (earlier before EHLO: the greeting-to-EHLO deadline): bytes trickled in one at a
+    /// time do not restart it, as they did when every read had its own timeout.
+    /// </summary>
     private async ValueTask<(ReadOutcome Outcome, SmtpCommand Command)> ReadCommandAsync()
     {
         var drained = _bufferedAfterCommand == 0;
+        var deadline = DeadlineAfter(_options.CommandTimeout);
+        var beforeHelo = !_greeted && _heloDeadline < deadline;
+        if (beforeHelo)
+        {
+            deadline = _heloDeadline;
+        }
+
         while (true)
         {
             if (drained)
@@ -556,9 +597,15 @@ internal sealed partial class SmtpSession
                 await FlushAsync();
             }
 
-            var (outcome, result) = await ReadAsync(_options.CommandTimeout);
+            var (outcome, result) = await ReadAsync(TimeLeft(deadline));
             if (outcome != ReadOutcome.Data)
             {
+                if (outcome == ReadOutcome.TimedOut && beforeHelo)
+                {
+                    ServerLog.DeadlinePassed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, "greeting-to-EHLO",
+                        _options.HeloTimeout.TotalSeconds);
+                }
+
                 return (outcome, default);
             }
 
@@ -601,15 +648,25 @@ internal sealed partial class SmtpSession
         return complete;
     }
 
-    /// <summary>Reads one AUTH response line (RFC 4954 4). Null line: the read failed with the outcome given.</summary>
-    private async ValueTask<(ReadOutcome Outcome, string? Line)> ReadAuthLineAsync()
+    /// <summary>
+    /// Reads one AUTH response line (RFC 4954 4), by <paramref name="exchangeDeadline"/> (the whole AUTH exchange)
+    /// and within the command timeout. Null line: the read failed with the outcome given.
+    /// </summary>
+    private async ValueTask<(ReadOutcome Outcome, string? Line)> ReadAuthLineAsync(long exchangeDeadline)
     {
+        var lineDeadline = DeadlineAfter(_options.CommandTimeout);
+        var deadline = Math.Min(lineDeadline, exchangeDeadline);
         while (true)
         {
             await FlushAsync();
-            var (outcome, result) = await ReadAsync(_options.CommandTimeout);
+            var (outcome, result) = await ReadAsync(TimeLeft(deadline));
             if (outcome != ReadOutcome.Data)
             {
+                if (outcome == ReadOutcome.TimedOut && exchangeDeadline <= lineDeadline)
+                {
+                    ServerLog.DeadlinePassed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, "AUTH", _options.AuthTimeout.TotalSeconds);
+                }
+
                 return (outcome, null);
             }
 
@@ -657,6 +714,26 @@ internal sealed partial class SmtpSession
         return System.Text.Encoding.ASCII.GetString(bytes);
     }
 
+    /// <summary>A point on the session's clock (<see cref="TimeProvider.GetTimestamp"/>) <paramref name="span"/> from now.</summary>
+    private long DeadlineAfter(TimeSpan span)
+    {
+        var frequency = _context.Time.TimestampFrequency;
+        var ticks = span.TotalSeconds * frequency;
+        var now = _context.Time.GetTimestamp();
+        return ticks >= long.MaxValue - now ? long.MaxValue : now + (long)ticks;
+    }
+
+    private TimeSpan TimeLeft(long deadline)
+    {
+        if (deadline == long.MaxValue)
+        {
+            return Timeout.InfiniteTimeSpan;
+        }
+
+        var left = _context.Time.GetElapsedTime(_context.Time.GetTimestamp(), deadline);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
     private async ValueTask<(ReadOutcome Outcome, ReadResult Result)> ReadAsync(TimeSpan timeout)
     {
         while (true)
@@ -664,6 +741,12 @@ internal sealed partial class SmtpSession
             if (_hardStop)
             {
                 return (ReadOutcome.Stopped, default);
+            }
+
+            if (timeout == TimeSpan.Zero)
+            {
+                // The deadline of the whole line or phase has passed while the client kept trickling bytes.
+                return (ReadOutcome.TimedOut, default);
             }
 
             ReadResult result;

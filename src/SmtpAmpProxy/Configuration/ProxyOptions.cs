@@ -59,7 +59,11 @@ public enum TlsVersion { Tls12, Tls13 }
 
 public sealed record AccessOptions
 {
-    /// <summary>Networks that may relay without AUTH. Null means loopback and the private ranges.</summary>
+    /// <summary>
+    /// Networks that may relay without AUTH. Null means loopback only (Postfix's mynetworks_style = host): behind
+    /// source NAT or a load balancer every outside client can look private, so the private ranges are never
+    /// assumed; a deployment names its senders' networks.
+    /// </summary>
     public IReadOnlyList<string>? AllowedNetworks { get; init; }
 
     public bool RequireAuth { get; init; }
@@ -68,8 +72,7 @@ public sealed record AccessOptions
     public IReadOnlyList<string>? AllowedSenderDomains { get; init; }
     public IReadOnlyList<UserOptions>? Users { get; init; }
 
-    public static readonly IReadOnlyList<string> DefaultAllowedNetworks =
-        ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+    public static readonly IReadOnlyList<string> DefaultAllowedNetworks = ["127.0.0.0/8", "::1/128"];
 
     public IReadOnlyList<string> EffectiveAllowedNetworks => AllowedNetworks ?? DefaultAllowedNetworks;
 }
@@ -119,14 +122,29 @@ public sealed record LimitsOptions
     [NotNegative]
     public TimeSpan AuthFailureDelay { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>At this many AUTH failures an address gets 421 4.7.0 until AuthFailureWindow passes. 0: off.</summary>
+    /// <summary>At this many AUTH failures for one user from one address, AUTH as that user from there gets 421 4.7.0 until AuthFailureWindow passes. 0: off.</summary>
     [NotNegative]
     public int MaxAuthFailures { get; init; } = 5;
 
+    /// <summary>At this many AUTH failures from one address, whatever the users, every AUTH from it gets 421 4.7.0 (a guesser rotating names). 0: off.</summary>
+    [NotNegative]
+    public int MaxAuthFailuresPerAddress { get; init; } = 30;
+
     [Positive]
     public TimeSpan AuthFailureWindow { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>For each whole command line, from the moment the proxy waits for it (a trickle does not restart it).</summary>
     [Positive]
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>From the greeting until EHLO/HELO succeeds, in total.</summary>
+    [Positive]
+    public TimeSpan HeloTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>From AUTH to its last response line, in total.</summary>
+    [Positive]
+    public TimeSpan AuthTimeout { get; init; } = TimeSpan.FromMinutes(1);
+
     [Positive]
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
     [Positive]
@@ -138,12 +156,16 @@ public sealed record LimitsOptions
     [Positive]
     public int MemoryBufferBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>Where those files go; empty: the system temp folder. Readiness fails while it cannot be written.</summary>
+    public string SpillDirectory { get; init; } = "";
+
     public TimeSpan ShutdownDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed record SmtpBehaviourOptions
 {
     public BareLineFeedPolicy BareLineFeed { get; init; } = BareLineFeedPolicy.Normalize;
+    public BareCarriageReturnPolicy BareCarriageReturn { get; init; } = BareCarriageReturnPolicy.Reject;
     public bool AddReceivedHeader { get; init; } = true;
 }
 

@@ -80,6 +80,12 @@ internal sealed class ProxyOptionsValidator(string contentRoot) : IValidateOptio
         }
 
         var limits = options.Limits;
+        if (limits.MaxAuthFailuresPerAddress > 0 && limits.MaxAuthFailuresPerAddress < limits.MaxAuthFailures)
+        {
+            Error("Limits:MaxAuthFailuresPerAddress",
+                $"must be at least Proxy:Limits:MaxAuthFailures ({limits.MaxAuthFailures}), or 0: one user's mistakes would lock out every user behind the address");
+        }
+
         if (limits.MaxCommandLineBytes < 512)
         {
             Error("Limits:MaxCommandLineBytes", "must be at least 512 (RFC 5321 section 4.5.3.1.4)");
@@ -121,6 +127,18 @@ internal sealed class ProxyOptionsValidator(string contentRoot) : IValidateOptio
         if (proxied.l is not null && trusted.Count == 0)
         {
             Error("ProxyProtocol:TrustedNetworks", $"is empty, but Proxy:Listen:{proxied.i}:ProxyProtocol is true (name the load balancers' addresses)");
+        }
+
+        if (!string.IsNullOrWhiteSpace(limits.SpillDirectory))
+        {
+            try
+            {
+                Directory.CreateDirectory(ResolvePath(contentRoot, limits.SpillDirectory));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                Error("Limits:SpillDirectory", $"cannot create '{limits.SpillDirectory}': {e.Message}");
+            }
         }
 
         if (!string.IsNullOrWhiteSpace(options.Quarantine.Directory))

@@ -50,6 +50,15 @@ internal static class ProxyHost
             host.ShutdownTimeout = configuration.Options.Limits.ShutdownDrainTimeout + TimeSpan.FromSeconds(5));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(services => CreateRelaySettings(configuration, services.GetRequiredService<ProxyOptions>()));
+
+        // One spill folder: the SMTP server writes to it, readiness probes it, metrics count its failures.
+        builder.Services.AddSingleton(services =>
+        {
+            var spillDirectory = services.GetRequiredService<ProxyOptions>().Limits.SpillDirectory;
+            return new SpillFolder(string.IsNullOrEmpty(spillDirectory)
+                ? null
+                : ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, spillDirectory));
+        });
         builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
         builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
         builder.Services.AddSingleton<SmtpProxyService>();

@@ -16,7 +16,8 @@ namespace SmtpAmpProxy.Hosting;
 /// (with <c>/readyz</c> saying "shutting down") while sessions finish.
 /// </summary>
 internal sealed class SmtpProxyService(
-    ProxyConfiguration configuration, ProxyOptions options, ISmtpSessionHandlerFactory handlers, ILoggerFactory loggerFactory, TimeProvider time)
+    ProxyConfiguration configuration, ProxyOptions options, ISmtpSessionHandlerFactory handlers, ILoggerFactory loggerFactory, TimeProvider time,
+    SpillFolder spill)
     : IHostedLifecycleService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("SmtpAmpProxy.Hosting");
@@ -47,6 +48,14 @@ internal sealed class SmtpProxyService(
             }
         }
 
+        if (!options.Access.RequireAuth)
+        {
+            foreach (var network in RelayExposure.BroadNetworks(options.Access.EffectiveAllowedNetworks))
+            {
+                ProxyLog.BroadRelayNetwork(_logger, network);
+            }
+        }
+
         var limits = options.Limits;
         var access = RelayAccessPolicies.FromOptions(options);
         var serverOptions = new SmtpServerOptions
@@ -73,11 +82,16 @@ internal sealed class SmtpProxyService(
             AuthFailuresBeforeDelay = limits.AuthFailuresBeforeDelay,
             AuthFailureDelay = limits.AuthFailureDelay,
             MaxAuthFailures = limits.MaxAuthFailures,
+            MaxAuthFailuresPerAddress = limits.MaxAuthFailuresPerAddress,
             AuthFailureWindow = limits.AuthFailureWindow,
             CommandTimeout = limits.CommandTimeout,
+            HeloTimeout = limits.HeloTimeout,
+            AuthTimeout = limits.AuthTimeout,
             DataTimeout = limits.DataTimeout,
             BareLineFeed = options.Smtp.BareLineFeed,
+            BareCarriageReturn = options.Smtp.BareCarriageReturn,
             MemoryBufferBytes = limits.MemoryBufferBytes,
+            Spill = spill,
             ProxyProtocolTimeout = options.ProxyProtocol.Timeout,
         };
 

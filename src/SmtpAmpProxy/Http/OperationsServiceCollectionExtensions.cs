@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Metrics;
+using SmtpAmpProxy.Smtp;
 
 namespace SmtpAmpProxy.Http;
 
@@ -19,6 +20,7 @@ internal static class OperationsServiceCollectionExtensions
 
             // Resolved at observation time: the SMTP service itself depends on these metrics.
             metrics.ObserveActiveSessions(() => provider.GetRequiredService<SmtpProxyService>().ActiveSessions);
+            metrics.ObserveSpillFailures(() => provider.GetService<SpillFolder>()?.WriteFailures ?? 0);
             return metrics;
         });
         services.TryAddSingleton<PrometheusExporter>();

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Hosting;
+using SmtpAmpProxy.Smtp;
 
 namespace SmtpAmpProxy.Http;
 
@@ -54,11 +55,11 @@ internal sealed class UpstreamCheck(UpstreamReadiness upstream) : IHealthCheck
 }
 
 /// <summary>
-/// Messages over the memory threshold are spilled to the temporary folder while they are handled; a
-/// folder that cannot take a file would refuse every large message.
+/// Messages over the memory threshold are spilled to <c>Proxy:Limits:SpillDirectory</c> while they are handled; a
+/// folder that cannot take a block (missing, read-only, full) would answer every large message with 452 4.3.1.
 /// </summary>
-internal sealed class SpillFolderCheck : IHealthCheck
+internal sealed class SpillFolderCheck(SpillFolder spill) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(ReadinessChecks.From(FolderProbe.Check("spill folder", Path.GetTempPath())));
+        Task.FromResult(spill.CanWrite(out var reason) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy(reason));
 }

@@ -32,6 +32,10 @@ internal static partial class ProxyLog
         Message = "Socket continuations run {Mode} (Proxy:Performance:InlineSocketCompletions)")]
     public static partial void SocketCompletionMode(ILogger logger, string mode);
 
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning,
+        Message = "Relay without AUTH is open to {Network} (Proxy:Access:AllowedNetworks): behind source NAT, a load balancer or a container network, outside clients can appear inside it. Name the senders' own networks, or set Proxy:Access:RequireAuth")]
+    public static partial void BroadRelayNetwork(ILogger logger, string network);
+
     [LoggerMessage(EventId = 3100, Level = LogLevel.Information,
         Message = "{Outcome} session={SessionId} client={Client} from=<{Sender}> rcpts={Recipients} msgid={MessageId} size={Size} verdict={Verdict} actions={Actions} code={Code} upstream=\"{UpstreamReply}\" queueid={QueueId} ms={DurationMs}")]
     public static partial void MessageOutcome(ILogger logger, string outcome, long sessionId, string client, string sender,

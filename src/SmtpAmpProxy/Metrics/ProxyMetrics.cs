@@ -45,6 +45,7 @@ internal sealed class ProxyMetrics
     private readonly Histogram<double> _poolWait;
     private Func<(int Idle, int Rented, int Waiting)>? _pool;
     private Func<int>? _activeSessions;
+    private Func<long>? _spillFailures;
     private UpstreamObservation? _lastUpstream;
 
     public ProxyMetrics(IMeterFactory meterFactory, TimeProvider time)
@@ -81,6 +82,8 @@ internal sealed class ProxyMetrics
         _relayDuration = Meter.CreateHistogram<double>("smtp_amp_proxy.relay.duration", "s",
             "Time from MAIL FROM to the upstream's final reply to DATA",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        Meter.CreateObservableCounter("smtp_amp_proxy.spill.write_failures", () => _spillFailures?.Invoke() ?? 0, "{failure}",
+            "Messages refused with 452 4.3.1 because the spill folder could not be written (full disk, quota, I/O error)");
         Meter.CreateObservableGauge("smtp_amp_proxy.sessions.active", () => _activeSessions?.Invoke() ?? 0, "{session}",
             "SMTP sessions open now");
     }
@@ -92,6 +95,9 @@ internal sealed class ProxyMetrics
 
     /// <summary>The session count lives in the SMTP server, which is built after this object.</summary>
     public void ObserveActiveSessions(Func<int> activeSessions) => _activeSessions = activeSessions;
+
+    /// <summary>The spill folder counts its own write failures; the meter reads them at collection.</summary>
+    public void ObserveSpillFailures(Func<long> failures) => _spillFailures = failures;
 
     public void MessageReceived() => _received.Add(1);
 

@@ -4,17 +4,21 @@ using SmtpAmpProxy.Smtp;
 
 namespace SmtpAmpProxy.Relay;
 
-/// <summary>The trace field of RFC 5321 §4.4, with the protocol names of RFC 3848.</summary>
+/// <summary>
+/// The trace field of RFC 5321 §4.4, with the protocol names of RFC 3848, and of RFC 6531 §4.3 for a
+/// transaction whose MAIL carried SMTPUTF8 (UTF8SMTP, UTF8SMTPS, UTF8SMTPA, UTF8SMTPSA).
+/// </summary>
 internal static class ReceivedHeader
 {
-    public static byte[] Create(SmtpSessionInfo session, string serverName, string id, IReadOnlyList<string> recipients, DateTimeOffset now)
+    public static byte[] Create(SmtpSessionInfo session, string serverName, string id, IReadOnlyList<string> recipients, DateTimeOffset now,
+        bool smtpUtf8 = false)
     {
-        var protocol = (session.IsTls, session.AuthenticatedUser is not null) switch
+        var protocol = (smtpUtf8 ? "UTF8SMTP" : "ESMTP") + (session.IsTls, session.AuthenticatedUser is not null) switch
         {
-            (true, true) => "ESMTPSA",
-            (true, false) => "ESMTPS",
-            (false, true) => "ESMTPA",
-            _ => "ESMTP",
+            (true, true) => "SA",
+            (true, false) => "S",
+            (false, true) => "A",
+            _ => "",
         };
         var address = session.RemoteEndPoint.Address;
         if (address.IsIPv4MappedToIPv6)

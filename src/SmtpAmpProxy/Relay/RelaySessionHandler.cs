@@ -23,6 +23,7 @@ internal sealed class RelaySessionHandler(
     private readonly List<string> _recipients = [];
     private IUpstreamTransaction? _transaction;
     private string _sender = "";
+    private bool _smtpUtf8;
     private long _started;
     private int _messages;
 
@@ -31,6 +32,7 @@ internal sealed class RelaySessionHandler(
         await EndAsync().ConfigureAwait(false);
         _started = time.GetTimestamp();
         _sender = reversePath;
+        _smtpUtf8 = parameters.SmtpUtf8;
         if (!settings.IsSenderAllowed(reversePath))
         {
             var refused = new SmtpReply(553, "5.7.1", $"<{reversePath}>: Sender address rejected: domain not allowed to relay");
@@ -158,7 +160,7 @@ internal sealed class RelaySessionHandler(
         if (settings.AddReceivedHeader)
         {
             var id = $"{session.SessionId:x}.{++_messages}";
-            var trace = ReceivedHeader.Create(session, settings.ServerName, id, _recipients, time.GetUtcNow());
+            var trace = ReceivedHeader.Create(session, settings.ServerName, id, _recipients, time.GetUtcNow(), _smtpUtf8);
             segments = [trace, .. output];
         }
 

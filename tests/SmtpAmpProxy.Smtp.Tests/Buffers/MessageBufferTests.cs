@@ -41,7 +41,7 @@ public sealed class MessageBufferTests : IDisposable
     }
 
     [Fact]
-    public void Write_OverThreshold_SpillsToTempFileDeletedOnDispose()
+    public void Write_OverThreshold_SpillsToAFileThatHasNoNameWhileOpen()
     {
         var expected = Enumerable.Range(0, 300_000).Select(i => (byte)(i % 251)).ToArray();
         var buffer = new MessageBuffer(64 * 1024, _directory);
@@ -50,11 +50,98 @@ public sealed class MessageBufferTests : IDisposable
             buffer.Write(expected.AsSpan(i, 10_000));
         }
 
+        // A kill -9 now leaves nothing: the folder is empty although the message is on disk.
         Assert.True(buffer.IsSpilled);
-        Assert.Single(Directory.EnumerateFiles(_directory));
+        Assert.Empty(Directory.EnumerateFiles(_directory));
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Single(OpenDeletedFilesIn(_directory));
+        }
+
         Assert.Equal(expected, buffer.GetMemory().ToArray());
         buffer.Dispose();
-        Assert.Empty(Directory.EnumerateFiles(_directory));
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Empty(OpenDeletedFilesIn(_directory));
+        }
+    }
+
+    [Fact]
+    public void Write_SpillFolderCannotBeCreated_StopsStoringAndSaysStorageFailed()
+    {
+        // A regular file where the folder should be: every spill fails, as on a broken or read-only volume.
+        Directory.CreateDirectory(_directory);
+        var blocker = Path.Combine(_directory, "not-a-folder");
+        File.WriteAllText(blocker, "x");
+        var folder = new SpillFolder(Path.Combine(blocker, "spill"));
+        using var buffer = new MessageBuffer(16, folder);
+        buffer.Write("0123456789"u8);
+        Assert.False(buffer.StorageFailed);
+
+        buffer.Write("0123456789"u8);
+        buffer.Write("more"u8);
+        Assert.True(buffer.StorageFailed);
+        Assert.False(buffer.StorageFull);
+        Assert.NotNull(buffer.StorageError);
+        Assert.False(buffer.Seal());
+        Assert.Equal(24, buffer.Length);
+        Assert.Equal(1, folder.WriteFailures);
+        Assert.Throws<InvalidOperationException>(() => buffer.GetMemory());
+        Assert.False(folder.CanWrite(out var reason));
+        Assert.Contains(folder.Path, reason);
+    }
+
+    [Fact]
+    public void SpillFolder_Writable_CanWriteAndLeavesNothing()
+    {
+        var folder = new SpillFolder(_directory);
+        Assert.True(folder.CanWrite(out var reason));
+        Assert.Null(reason);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_directory));
+    }
+
+    [Fact]
+    public void SpillFolder_SweepStale_RemovesOnlyNamesItMakes()
+    {
+        Directory.CreateDirectory(_directory);
+        var stale = new[] { $"smtp-{Guid.NewGuid():N}.msg", $"smtp-{Guid.NewGuid():N}.msg" };
+        var kept = new[] { "smtp-notes.msg", $"smtp-{Guid.NewGuid():N}.msg.bak", "other.msg", $"SMTP-{Guid.NewGuid():N}.msg" };
+        foreach (var name in stale.Concat(kept))
+        {
+            File.WriteAllText(Path.Combine(_directory, name), "left behind");
+        }
+
+        Assert.Equal(2, new SpillFolder(_directory).SweepStale());
+        Assert.Equal(kept.Order(), Directory.EnumerateFiles(_directory).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public void SpillFolder_SweepStale_MissingFolder_RemovesNothing()
+    {
+        Assert.Equal(0, new SpillFolder(Path.Combine(_directory, "absent")).SweepStale());
+    }
+
+    /// <summary>Files this process holds open that live in <paramref name="directory"/> but have lost their name.</summary>
+    internal static IEnumerable<string> OpenDeletedFilesIn(string directory)
+    {
+        var prefix = Path.GetFullPath(directory).TrimEnd('/') + "/";
+        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            string? target;
+            try
+            {
+                target = new FileInfo(fd).LinkTarget;
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+
+            if (target is not null && target.StartsWith(prefix, StringComparison.Ordinal) && target.EndsWith(" (deleted)", StringComparison.Ordinal))
+            {
+                yield return target;
+            }
+        }
     }
 
     [Fact]

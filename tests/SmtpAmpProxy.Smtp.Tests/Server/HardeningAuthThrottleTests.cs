@@ -90,6 +90,108 @@ public sealed class HardeningAuthThrottleTests
     }
 
     [Fact]
+    public async Task AuthFailures_FiveMadeUpUsersFromOneAddress_CorrectLoginFromThatAddressSucceeds()
+    {
+        // Today's attack: five failed logins with made-up names locked every user out of the address (a NAT).
+        var time = new HardeningTime();
+        var authenticator = new ServerTestAuthenticator("alice", "s3cret");
+        await using var host = await ServerTestHost.StartAsync(
+            o => Throttled(o, authenticator) with { AuthFailuresBeforeDelay = 10, MaxAuthFailures = 5, MaxAuthFailuresPerAddress = 30 }, time);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await using var guesser = await host.ConnectEhloAsync();
+            Assert.Equal(Failed, await guesser.CommandAsync(Plain($"made-up-{i}", "wrong")));
+        }
+
+        await using var colleague = await host.ConnectEhloAsync();
+        Assert.Equal("235 2.7.0 Authentication successful", await colleague.CommandAsync(Plain("alice", "s3cret")));
+    }
+
+    [Fact]
+    public async Task AuthFailures_OneUserAtItsLimit_LocksThatUserOnly_OthersFromTheAddressStillLogIn()
+    {
+        var time = new HardeningTime();
+        var authenticator = new ServerTestAuthenticator("alice", "s3cret");
+        await using var host = await ServerTestHost.StartAsync(
+            o => Throttled(o, authenticator) with { AuthFailuresBeforeDelay = 10, MaxAuthFailures = 3, MaxAuthFailuresPerAddress = 30 }, time);
+
+        await using (var guesser = await host.ConnectEhloAsync())
+        {
+            Assert.Equal(Failed, await guesser.CommandAsync(Plain("bob", "guess-1")));
+            Assert.Equal(Failed, await guesser.CommandAsync(Plain("bob", "guess-2")));
+            Assert.Equal(LockedOut, await guesser.CommandAsync(Plain("bob", "guess-3")));
+            Assert.True(await guesser.WaitClosedAsync());
+        }
+
+        // bob from here is refused before any password check; alice from the same address is not.
+        var attempts = authenticator.Attempts.Count;
+        await using (var again = await host.ConnectEhloAsync())
+        {
+            Assert.Equal(LockedOut, await again.CommandAsync(Plain("bob", "guess-4")));
+            Assert.True(await again.WaitClosedAsync());
+        }
+
+        Assert.Equal(attempts, authenticator.Attempts.Count);
+        await using var alice = await host.ConnectEhloAsync();
+        Assert.Equal("235 2.7.0 Authentication successful", await alice.CommandAsync(Plain("alice", "s3cret")));
+    }
+
+    [Fact]
+    public async Task AuthFailures_RotatingUserNames_HitTheAddressCeiling_ThenEveryAuthFromThereGets421()
+    {
+        var time = new HardeningTime();
+        var authenticator = new ServerTestAuthenticator("alice", "s3cret");
+        await using var host = await ServerTestHost.StartAsync(
+            o => Throttled(o, authenticator) with { AuthFailuresBeforeDelay = 10, MaxAuthFailures = 3, MaxAuthFailuresPerAddress = 6 }, time);
+
+        await using (var guesser = await host.ConnectEhloAsync())
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.Equal(Failed, await guesser.CommandAsync(Plain($"user-{i}", "wrong")));
+            }
+
+            Assert.Equal(LockedOut, await guesser.CommandAsync(Plain("user-5", "wrong")));
+            Assert.True(await guesser.WaitClosedAsync());
+        }
+
+        Assert.Equal(6, authenticator.Attempts.Count);
+        await using (var locked = await host.ConnectEhloAsync())
+        {
+            // Not even asked for credentials: the 421 answers the AUTH command itself.
+            Assert.Equal(LockedOut, await locked.CommandAsync("AUTH LOGIN"));
+            Assert.True(await locked.WaitClosedAsync());
+        }
+
+        await using (var other = await host.ConnectEhloAsync(IPAddress.Parse("127.0.0.2")))
+        {
+            Assert.Equal("235 2.7.0 Authentication successful", await other.CommandAsync(Plain("alice", "s3cret")));
+        }
+
+        time.Advance(TimeSpan.FromMinutes(15));
+        await using var later = await host.ConnectEhloAsync();
+        Assert.Equal("235 2.7.0 Authentication successful", await later.CommandAsync(Plain("alice", "s3cret")));
+        Assert.Equal(8, authenticator.Attempts.Count);
+    }
+
+    [Fact]
+    public void Throttle_PerAddressCeiling_CountsEveryUserName_PerUserLimitCountsOnlyOne()
+    {
+        var throttle = new AuthFailureThrottle(new SmtpServerOptions { MaxAuthFailures = 2, MaxAuthFailuresPerAddress = 4 }, new HardeningTime());
+        var client = IPAddress.Parse("192.0.2.7");
+        Assert.False(throttle.RecordFailure(client, "a").LockedOut);
+        Assert.False(throttle.RecordFailure(client, "b").LockedOut);
+        Assert.False(throttle.RecordFailure(client, "c").LockedOut);
+        Assert.False(throttle.IsLockedOut(client));
+        Assert.False(throttle.IsLockedOut(client, "a"));
+        Assert.True(throttle.RecordFailure(client, "a").LockedOut);
+        Assert.True(throttle.IsLockedOut(client));
+        Assert.True(throttle.IsLockedOut(client, "z"));
+        Assert.False(throttle.IsLockedOut(IPAddress.Parse("192.0.2.8"), "a"));
+    }
+
+    [Fact]
     public async Task AuthLogin_WrongPassword_CountsTowardTheSameLimit()
     {
         var time = new HardeningTime();
@@ -110,10 +212,10 @@ public sealed class HardeningAuthThrottleTests
     public void Throttle_Ipv6AddressesInOneSlash64_ShareOneCount()
     {
         var throttle = new AuthFailureThrottle(new SmtpServerOptions { MaxAuthFailures = 2 }, new HardeningTime());
-        Assert.False(throttle.RecordFailure(IPAddress.Parse("2001:db8:1:2::1")).LockedOut);
-        Assert.True(throttle.RecordFailure(IPAddress.Parse("2001:db8:1:2:ffff::9")).LockedOut);
-        Assert.True(throttle.IsLockedOut(IPAddress.Parse("2001:db8:1:2::77")));
-        Assert.False(throttle.IsLockedOut(IPAddress.Parse("2001:db8:1:3::1")));
+        Assert.False(throttle.RecordFailure(IPAddress.Parse("2001:db8:1:2::1"), "alice").LockedOut);
+        Assert.True(throttle.RecordFailure(IPAddress.Parse("2001:db8:1:2:ffff::9"), "alice").LockedOut);
+        Assert.True(throttle.IsLockedOut(IPAddress.Parse("2001:db8:1:2::77"), "alice"));
+        Assert.False(throttle.IsLockedOut(IPAddress.Parse("2001:db8:1:3::1"), "alice"));
     }
 
     [Fact]
@@ -124,24 +226,26 @@ public sealed class HardeningAuthThrottleTests
         for (var i = 0; i < AuthFailureThrottle.MaxTracked + 50; i++)
         {
             time.Advance(TimeSpan.FromMilliseconds(1));
-            throttle.RecordFailure(new IPAddress(BitConverter.GetBytes(0x0A000000 + i)));
+            throttle.RecordFailure(new IPAddress(BitConverter.GetBytes(0x0A000000 + i)), "alice");
         }
 
-        Assert.Equal(AuthFailureThrottle.MaxTracked, throttle.TrackedCount);
-        Assert.True(throttle.IsLockedOut(new IPAddress(BitConverter.GetBytes(0x0A000000 + AuthFailureThrottle.MaxTracked + 49))));
-        Assert.False(throttle.IsLockedOut(new IPAddress(BitConverter.GetBytes(0x0A000000))));
+        // Both tables (address + user, address alone) are bounded.
+        Assert.Equal(2 * AuthFailureThrottle.MaxTracked, throttle.TrackedCount);
+        Assert.True(throttle.IsLockedOut(new IPAddress(BitConverter.GetBytes(0x0A000000 + AuthFailureThrottle.MaxTracked + 49)), "alice"));
+        Assert.False(throttle.IsLockedOut(new IPAddress(BitConverter.GetBytes(0x0A000000)), "alice"));
     }
 
     [Fact]
     public void Throttle_MaxAuthFailuresZero_NeverLocksOut()
     {
-        var throttle = new AuthFailureThrottle(new SmtpServerOptions { MaxAuthFailures = 0, AuthFailuresBeforeDelay = 100 }, new HardeningTime());
+        var throttle = new AuthFailureThrottle(
+            new SmtpServerOptions { MaxAuthFailures = 0, MaxAuthFailuresPerAddress = 0, AuthFailuresBeforeDelay = 100 }, new HardeningTime());
         for (var i = 0; i < 50; i++)
         {
-            Assert.False(throttle.RecordFailure(IPAddress.Loopback).LockedOut);
+            Assert.False(throttle.RecordFailure(IPAddress.Loopback, "alice").LockedOut);
         }
 
-        Assert.False(throttle.IsLockedOut(IPAddress.Loopback));
+        Assert.False(throttle.IsLockedOut(IPAddress.Loopback, "alice"));
     }
 
     /// <summary>Sends a failing AUTH and proves its 535 waits exactly <paramref name="delay"/> of virtual time.</summary>

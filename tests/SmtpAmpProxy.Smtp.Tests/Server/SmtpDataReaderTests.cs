@@ -131,11 +131,58 @@ public sealed class SmtpDataReaderTests
         Assert.Equal(whole, Run(input, chunks: [.. Enumerable.Range(1, input.Length)]));
     }
 
-    private static Outcome Run(string input, BareLineFeedPolicy policy = BareLineFeedPolicy.Normalize, long maxBytes = 1 << 20, int[]? chunks = null)
+    [Theory]
+    [InlineData("a\rb\r\n.\r\n", "a\r\nb\r\n")]
+    [InlineData("a\r\rb\r\n.\r\n", "a\r\n\r\nb\r\n")]
+    [InlineData("a\r.\rb\r\n.\r\n", "a\r\n.\r\nb\r\n")]
+    [InlineData("a\r\n.\rb\r\n.\r\n", "a\r\n.\r\nb\r\n")]
+    [InlineData("a\r.\r\nb\r\n.\r\n", "a\r\n.\r\nb\r\n")]
+    public void Process_BareCrNormalized_IsALineEndThatNeverEndsTheData(string input, string expected)
+    {
+        foreach (var chunks in new[] { Array.Empty<int>(), Enumerable.Range(1, input.Length).ToArray() })
+        {
+            var outcome = Run(input, chunks: chunks, bareCr: BareCarriageReturnPolicy.Normalize);
+            Assert.True(outcome.Ended);
+            Assert.Equal(input.Length, outcome.Consumed);
+            Assert.Equal(expected, outcome.Stored);
+            Assert.False(outcome.BareCr);
+        }
+    }
+
+    [Theory]
+    [InlineData(998, 0)]
+    [InlineData(999, 1)]
+    [InlineData(1996, 2)]
+    [InlineData(5000, 5)]
+    public void Process_LineOver998Octets_FoldedWithCrlfSpaceAfterEach998(int length, int folds)
+    {
+        var line = string.Concat(Enumerable.Range(0, length).Select(i => (char)('a' + (i % 26))));
+        var input = "Subject: long\r\n\r\n" + line + "\r\nshort\r\n.\r\n";
+        foreach (var chunks in new[] { Array.Empty<int>(), Enumerable.Range(1, input.Length / 7).Select(i => i * 7).ToArray() })
+        {
+            var outcome = Run(input, chunks: chunks);
+            Assert.True(outcome.Ended);
+            var lines = outcome.Stored.Split("\r\n");
+            Assert.All(lines, l => Assert.InRange(l.Length, 0, SmtpDataReader.MaxLineOctets));
+            Assert.Equal(folds, lines.Count(l => l.StartsWith(' ')));
+            Assert.Equal("Subject: long\r\n\r\n" + line + "\r\nshort\r\n", outcome.Stored.Replace("\r\n ", "", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Process_LongLineOfDots_FoldsNeverStartALineWithADot()
+    {
+        var line = new string('.', 3000);
+        var outcome = Run("x" + line + "\r\n.\r\n");
+        Assert.All(outcome.Stored.Split("\r\n"), l => Assert.False(l.StartsWith('.')));
+    }
+
+    private static Outcome Run(string input, BareLineFeedPolicy policy = BareLineFeedPolicy.Normalize, long maxBytes = 1 << 20, int[]? chunks = null,
+        BareCarriageReturnPolicy bareCr = BareCarriageReturnPolicy.Reject)
     {
         var bytes = Encoding.ASCII.GetBytes(input);
         using var buffer = new MessageBuffer(1 << 16);
-        var reader = new SmtpDataReader(buffer, maxBytes, policy);
+        var reader = new SmtpDataReader(buffer, maxBytes, policy, bareCarriageReturn: bareCr);
         var cuts = (chunks ?? []).Where(c => c < bytes.Length).Append(bytes.Length).Distinct().Order().ToArray();
         var start = 0;
         var consumed = 0;

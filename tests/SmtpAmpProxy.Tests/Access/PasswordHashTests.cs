@@ -95,4 +95,74 @@ public sealed class PasswordHashTests
 
     private static SmtpSessionInfo Session(string address, bool relayByNetwork) =>
         new(1, new IPEndPoint(IPAddress.Parse(address), 40000), new IPEndPoint(IPAddress.Loopback, 2525)) { RelayByNetwork = relayByNetwork };
+
+    [Fact]
+    public void Create_Default_UsesAtLeastOwaspsPbkdf2Sha256IterationCount()
+    {
+        var hash = PasswordHash.Create("pw");
+        Assert.True(PasswordHash.IterationsOf(hash) >= 600_000, hash);
+        Assert.True(PasswordHash.Verify("pw", hash));
+    }
+
+    [Fact]
+    public void Verify_HashMadeWithTheOldHundredThousandIterations_StillVerifies()
+    {
+        var old = PasswordHash.Create("legacy-pw", 100_000);
+        Assert.Equal(100_000, PasswordHash.IterationsOf(old));
+        Assert.True(PasswordHash.Verify("legacy-pw", old));
+        Assert.False(PasswordHash.Verify("other", old));
+    }
+
+    [Fact]
+    public async Task Authenticator_UnknownUser_CostsOneHashCheckWithTheKnownUsersParameters()
+    {
+        var checks = new List<string>();
+        var authenticator = new ConfiguredAuthenticator(
+            new AccessOptions { Users = [new UserOptions { Name = "app", PasswordHash = PasswordHash.Create("pw", 1000) }] },
+            RelayAccessPolicies.FromOptions(new ProxyOptions()),
+            (password, hash) =>
+            {
+                checks.Add(hash);
+                return PasswordHash.Verify(password, hash);
+            });
+        var ct = TestContext.Current.CancellationToken;
+
+        Assert.Null(await authenticator.AuthenticateAsync("app", "wrong", Session("127.0.0.1", relayByNetwork: true), ct));
+        Assert.Null(await authenticator.AuthenticateAsync("nobody", "wrong", Session("127.0.0.1", relayByNetwork: true), ct));
+        Assert.Null(await authenticator.AuthenticateAsync("nobody", "pw", Session("127.0.0.1", relayByNetwork: true), ct));
+
+        // One computation each, with the same iteration count, salt size and key size: the same cost.
+        Assert.Equal(3, checks.Count);
+        var known = checks[0].Split('$');
+        foreach (var unknown in checks.Skip(1).Select(h => h.Split('$')))
+        {
+            Assert.Equal(known[0], unknown[0]);
+            Assert.Equal(known[1], unknown[1]);
+            Assert.Equal(Convert.FromBase64String(known[2]).Length, Convert.FromBase64String(unknown[2]).Length);
+            Assert.Equal(Convert.FromBase64String(known[3]).Length, Convert.FromBase64String(unknown[3]).Length);
+        }
+    }
+
+    [Fact]
+    public void Authenticator_UsersWithMixedIterationCounts_DummyCostsTheHighest()
+    {
+        var access = new AccessOptions
+        {
+            Users =
+            [
+                new UserOptions { Name = "old", PasswordHash = PasswordHash.Create("a", 1000) },
+                new UserOptions { Name = "new", PasswordHash = PasswordHash.Create("b", 2000) },
+            ],
+        };
+        var authenticator = new ConfiguredAuthenticator(access, RelayAccessPolicies.FromOptions(new ProxyOptions { Access = access }));
+        Assert.Equal(2000, PasswordHash.IterationsOf(authenticator.DummyHash));
+    }
+
+    [Fact]
+    public void Authenticator_NoUsers_DummyCostsTheDefault()
+    {
+        var access = new AccessOptions { AcceptAnyAuth = true };
+        var authenticator = new ConfiguredAuthenticator(access, RelayAccessPolicies.FromOptions(new ProxyOptions { Access = access }));
+        Assert.Equal(PasswordHash.DefaultIterations, PasswordHash.IterationsOf(authenticator.DummyHash));
+    }
 }

@@ -31,6 +31,27 @@ public sealed class ProxyConfigurationTests
     }
 
     [Fact]
+    public void AllowedNetworks_NotConfigured_LoopbackOnly()
+    {
+        // No file, no key: what a configuration that never mentions the networks gets.
+        var options = new ProxyOptions();
+        Assert.Null(options.Access.AllowedNetworks);
+        Assert.Equal(["127.0.0.0/8", "::1/128"], options.Access.EffectiveAllowedNetworks);
+    }
+
+    [Fact]
+    public void ShippedFile_NamesItsNetworksExplicitly_LoopbackOnly_AndBindsTheHardeningKeys()
+    {
+        var options = ProxyConfiguration.Load(["--config", Path.Combine(RepoPaths.Root, "config", "appsettings.json")], NoEnvironment).Options;
+        Assert.Equal(["127.0.0.0/8", "::1/128"], options.Access.AllowedNetworks);
+        Assert.Equal(30, options.Limits.MaxAuthFailuresPerAddress);
+        Assert.Equal(TimeSpan.FromMinutes(2), options.Limits.HeloTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(1), options.Limits.AuthTimeout);
+        Assert.Equal("", options.Limits.SpillDirectory);
+        Assert.Equal(BareCarriageReturnPolicy.Reject, options.Smtp.BareCarriageReturn);
+    }
+
+    [Fact]
     public void ShippedFile_WithoutApiKey_FailsValidationNamingThePassword()
     {
         var configuration = ProxyConfiguration.Load(["--config", Path.Combine(RepoPaths.Root, "config", "appsettings.json")], NoEnvironment);
@@ -113,6 +134,11 @@ public sealed class ProxyConfigurationTests
     [InlineData("--Proxy:Limits:MaxCommandLineBytes=100", "Proxy:Limits:MaxCommandLineBytes")]
     [InlineData("--Proxy:Upstream:CaCertificatePath=/nonexistent/ca.pem", "Proxy:Upstream:CaCertificatePath")]
     [InlineData("--Proxy:Dkim:OnRepair=Resign", "Proxy:Dkim:Keys")]
+    [InlineData("--Proxy:Limits:MaxAuthFailuresPerAddress=2", "Proxy:Limits:MaxAuthFailuresPerAddress")]
+    [InlineData("--Proxy:Limits:MaxAuthFailuresPerAddress=-1", "Proxy:Limits:MaxAuthFailuresPerAddress")]
+    [InlineData("--Proxy:Limits:HeloTimeout=00:00:00", "Proxy:Limits:HeloTimeout")]
+    [InlineData("--Proxy:Limits:AuthTimeout=-00:00:01", "Proxy:Limits:AuthTimeout")]
+    [InlineData("--Proxy:Limits:SpillDirectory=/proc/version/spill", "Proxy:Limits:SpillDirectory")]
     public void Validation_NamesTheKeyAtFault(string argument, string key)
     {
         using var directory = new TempDirectory();

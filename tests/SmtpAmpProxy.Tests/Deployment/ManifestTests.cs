@@ -183,6 +183,38 @@ public sealed class ManifestTests
     }
 
     [Fact]
+    public void Compose_EveryProxyService_NamesItsRelayNetworksExplicitly_NoneBroad()
+    {
+        var compose = Assert.Single(DeploymentFiles.LoadYaml([DeploymentFiles.Compose]).Values.Single());
+        var subnet = IPNetwork.Parse(compose.At("networks", "relay", "ipam", "config")[0].At("subnet").GetString()!);
+        var proxies = compose.At("services").EnumerateObject().Where(s => s.Value.TryGetProperty("image", out var image)
+            && image.GetString()!.StartsWith("smtp-amp-proxy", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(proxies);
+        foreach (var service in proxies)
+        {
+            var networks = service.Value.At("environment").EnumerateObject()
+                .Where(e => e.Name.StartsWith("Proxy__Access__AllowedNetworks__", StringComparison.Ordinal))
+                .Select(e => e.Value.GetString()!)
+                .ToList();
+            Assert.NotEmpty(networks);
+            Assert.Empty(SmtpAmpProxy.Access.RelayExposure.BroadNetworks(networks));
+
+            // The published ports' connections arrive from the compose network's gateway: that address is named.
+            Assert.Contains(networks, n => IPNetwork.Parse(n) is var network && subnet.Contains(network.BaseAddress));
+        }
+    }
+
+    [Fact]
+    public void Kubernetes_ConfigMap_NamesAllowedNetworks_NeverThePrivateRangesAsAWhole()
+    {
+        var allowed = ConfigMapOptions(DeploymentFiles.KubernetesDocuments()).Access.AllowedNetworks;
+        Assert.NotNull(allowed);
+        Assert.DoesNotContain("10.0.0.0/8", allowed);
+        Assert.DoesNotContain("172.16.0.0/12", allowed);
+        Assert.DoesNotContain("192.168.0.0/16", allowed);
+    }
+
+    [Fact]
     public void Dockerfile_Runtime_IsAspNetNonRootWithHealthCheckAndPorts()
     {
         var instructions = DeploymentFiles.DockerInstructions();

@@ -8,9 +8,11 @@ internal static class ProxyProcess
 {
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "smtp-amp-proxy.dll");
 
-    public static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    /// <param name="wrapper">A command that runs the proxy as its last arguments (unshare, a shell that mounts first); it must exec, so the PID is the proxy's.</param>
+    public static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null,
+        IReadOnlyList<string>? wrapper = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(wrapper is { Count: > 0 } ? wrapper[0] : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -20,6 +22,16 @@ internal static class ProxyProcess
             StandardErrorEncoding = Encoding.UTF8,
             WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
+        if (wrapper is { Count: > 0 })
+        {
+            foreach (var arg in wrapper.Skip(1))
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            info.ArgumentList.Add("dotnet");
+        }
+
         info.ArgumentList.Add(Dll);
         foreach (var arg in args)
         {
