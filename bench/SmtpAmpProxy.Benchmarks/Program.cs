@@ -4,6 +4,14 @@ namespace SmtpAmpProxy.Benchmarks;
 
 public static class BenchmarkEntry
 {
-    public static void Main(string[] args) =>
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "hostile")
+        {
+            HostileShapeBench.Run(args);
+            return;
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkEntry).Assembly).Run(args);
+    }
 }

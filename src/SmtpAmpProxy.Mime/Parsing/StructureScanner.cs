@@ -358,7 +358,7 @@ internal ref struct StructureScanner
                 else if (!s[p..].StartsWith("--"u8) && (lenient || ContentTypeFollows(p, window)))
                 {
                     // Not a field, but a Content-Type comes before the blank line. Parsers disagree: Python's email
-                    // and MimeKit start the body here, others skip the line and keep reading fields. The reading
+                    // starts the body here, MimeKit skips the line and keeps reading fields. The reading
                     // that sees the Content-Type is the one that can find an AMP part, so it is the one judged.
                     lenient = true;
                     field = Field.Other;

@@ -134,8 +134,10 @@ internal static class AmpMarkupScanner
         {
             int lt = doc[i..].IndexOf((byte)'<');
             var text = lt < 0 ? doc[i..] : doc.Slice(i, lt);
+            ScanWork.Add(text.Length + 1);
             if (head == HeadState.AwaitFirstChild && text.IndexOfAnyExcept(" \t\r\n\f"u8) >= 0)
             {
+                ScanWork.Add(text.Length);
                 head = HeadState.Inside;
             }
 
@@ -306,6 +308,7 @@ internal static class AmpMarkupScanner
                 {
                     report.Head = true;
                     head = HeadState.AwaitFirstChild;
+                    ScanWork.Add(i - at);
                     return i;
                 }
 
@@ -331,6 +334,7 @@ internal static class AmpMarkupScanner
                 break;
         }
 
+        ScanWork.Add(i - at);
         if (head == HeadState.AwaitFirstChild)
         {
             head = HeadState.Inside;
@@ -354,6 +358,7 @@ internal static class AmpMarkupScanner
 
     private static void CheckUrlAttribute(ReadOnlySpan<byte> attr, ReadOnlySpan<byte> value, AmpMarkupReport report)
     {
+        ScanWork.Add(attr.Length + value.Length);
         if (Ascii.EqualsIgnoreCase(attr, "srcset"u8))
         {
             // Image candidate strings (HTML section 4.8.4.3): a URL up to white space, then descriptors
@@ -432,6 +437,7 @@ internal static class AmpMarkupScanner
 
     private static bool HasToken(ReadOnlySpan<byte> list, ReadOnlySpan<byte> token)
     {
+        ScanWork.Add(list.Length);
         foreach (var range in list.SplitAny(" \t\r\n\f"u8))
         {
             if (Ascii.EqualsIgnoreCase(list[range], token))
@@ -494,10 +500,12 @@ internal static class AmpMarkupScanner
             int at = doc[i..].IndexOf("</"u8);
             if (at < 0)
             {
+                ScanWork.Add(doc.Length - i);
                 return doc.Length;
             }
 
             at += i;
+            ScanWork.Add(at + 2 - i);
             int nameEnd = at + 2 + name.Length;
             if (nameEnd <= doc.Length && Ascii.EqualsIgnoreCase(doc[(at + 2)..nameEnd], name)
                 && (nameEnd == doc.Length || IsSpace(doc[nameEnd]) || doc[nameEnd] is (byte)'/' or (byte)'>'))
@@ -519,19 +527,24 @@ internal static class AmpMarkupScanner
             i++;
         }
 
+        ScanWork.Add(i - from);
         return i;
     }
 
     private static int SkipPast(ReadOnlySpan<byte> doc, int from, ReadOnlySpan<byte> terminator)
     {
         int at = from <= doc.Length ? doc[from..].IndexOf(terminator) : -1;
-        return at < 0 ? doc.Length : from + at + terminator.Length;
+        int end = at < 0 ? doc.Length : from + at + terminator.Length;
+        ScanWork.Add(end - from);
+        return end;
     }
 
     private static int IndexOrEnd(ReadOnlySpan<byte> doc, int from, byte value)
     {
         int at = from <= doc.Length ? doc[from..].IndexOf(value) : -1;
-        return at < 0 ? doc.Length : from + at;
+        int end = at < 0 ? doc.Length : from + at;
+        ScanWork.Add(end - from + 1);
+        return end;
     }
 
     private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> value) => value.Trim(" \t\r\n\f"u8);

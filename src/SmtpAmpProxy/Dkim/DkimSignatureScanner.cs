@@ -61,6 +61,7 @@ internal static class DkimSignatureScanner
     /// </summary>
     public static string? Tag(string tagList, string name)
     {
+        DkimWork.Add(tagList.Length);
         foreach (var spec in tagList.Split(';'))
         {
             var equals = spec.IndexOf('=', StringComparison.Ordinal);

@@ -81,6 +81,7 @@ internal static class DkimSigner
         foreach (var name in SignedFields)
         {
             var present = headers.Fields.Where(f => f.Name == name).Reverse().ToList();
+            DkimWork.Add(headers.Fields.Count);
             foreach (var field in present)
             {
                 names.Add(name);

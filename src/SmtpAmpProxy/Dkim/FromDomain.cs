@@ -25,6 +25,7 @@ internal static class FromDomain
     /// </summary>
     public static string? Parse(string value)
     {
+        DkimWork.Add(value.Length);
         var address = new System.Text.StringBuilder();
         var depth = 0;
         var quoted = false;

@@ -55,6 +55,7 @@ internal sealed class HeaderBlock
     public string UnfoldedValue(HeaderField field)
     {
         var value = Value(field);
+        DkimWork.Add(value.Length);
         var text = new StringBuilder(value.Length);
         foreach (var b in value)
         {
@@ -103,6 +104,8 @@ internal sealed class HeaderBlock
     private static int LineEnd(byte[] bytes, int start)
     {
         var newline = bytes.AsSpan(start).IndexOf((byte)'\n');
-        return newline < 0 ? bytes.Length : start + newline + 1;
+        var end = newline < 0 ? bytes.Length : start + newline + 1;
+        DkimWork.Add(1 + end - start);
+        return end;
     }
 }

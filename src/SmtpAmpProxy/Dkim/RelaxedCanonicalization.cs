@@ -15,6 +15,7 @@ internal static class RelaxedHeader
     /// </summary>
     public static void Append(IBufferWriter<byte> output, string lowerCaseName, ReadOnlySpan<byte> value, bool crlf = true)
     {
+        DkimWork.Add(lowerCaseName.Length + value.Length);
         var nameBytes = Encoding.Latin1.GetBytes(lowerCaseName);
         output.Write(nameBytes);
         output.Write(":"u8);
@@ -109,6 +110,7 @@ internal sealed class RelaxedBodyHasher : IDisposable
 
             var special = data.IndexOfAny((byte)' ', (byte)'\t', (byte)'\r');
             var run = special < 0 ? data : data[..special];
+            DkimWork.Add(1 + run.Length);
             if (!run.IsEmpty)
             {
                 Content(run);
@@ -154,6 +156,7 @@ internal sealed class RelaxedBodyHasher : IDisposable
 
     private void EndLine()
     {
+        DkimWork.Add(1);
         // Trailing white space on a line is dropped; the line break waits until more content proves
         // it is not one of the ignored empty lines at the end.
         _pendingSpace = false;
@@ -162,6 +165,7 @@ internal sealed class RelaxedBodyHasher : IDisposable
 
     private void Content(ReadOnlySpan<byte> bytes)
     {
+        DkimWork.Add(_pendingLineBreaks);
         for (; _pendingLineBreaks > 0; _pendingLineBreaks--)
         {
             Write("\r\n"u8);

@@ -17,6 +17,7 @@ public sealed class PythonOracleTests
         ["hand/empty-parts.eml"] = "Python folds consecutive delimiter lines into one; RFC 2046 reads an empty part between them",
         ["hand/same-boundary-nested.eml"] = "Python lets the outer multipart claim a boundary both levels declare; we give the inner one precedence",
         ["hand/comments-and-folding.eml"] = "Python's compat32 reader does not skip RFC 5322 comments inside Content-Type",
+        ["hand/hostile-parameter-bomb.eml"] = "150 parameters cross MaxParametersPerField: we stop there (and the message is refused); Python reads them all",
     };
 
     [Fact]
