@@ -8,11 +8,13 @@
 #   PROXY_LOG_LEVEL=Information bench/relay.sh   # with the per-message JSON log line
 #   THREADPOOL_PROXY=0 bench/relay.sh            # without the second proxy (thread-pool socket completions)
 #   CARD=0 bench/relay.sh                        # without the design card's library stack
+#   BASELINE_REF=<commit> bench/relay.sh         # also that commit's proxy, as the path "baseline"
 #
 # Paths: direct (smtp-source into smtp-sink), proxy (the default configuration), proxy-tp (the same build
 # with Proxy:Performance:InlineSocketCompletions=false, the runtime's default), card (the relay the design
 # card describes, bench/SmtpAmpProxy.CardRelay: SmtpServer, MimeKit, the same AMP rules, a MailKit pool,
-# NoDelay on both sides), postfix (optional).
+# NoDelay on both sides), postfix (optional), baseline (BASELINE_REF's proxy, same options).
+# Every proxy runs the default configuration; only the upstream address (the sink) and the listener differ.
 #
 # Needs: dotnet SDK, Postfix's smtp-source and smtp-sink (apt-get install postfix), python3.
 # Every process started here is stopped by its PID on exit; everything binds 127.0.0.1 only.
@@ -29,6 +31,7 @@ LARGE_SESSIONS="${LARGE_SESSIONS:-50}" # concurrent 10 MB messages
 LARGE_BYTES="${LARGE_BYTES:-10485760}"
 PROXY_LOG_LEVEL="${PROXY_LOG_LEVEL:-Warning}"
 RELAY_POSTFIX="${RELAY_POSTFIX:-0}"
+BASELINE_REF="${BASELINE_REF:-}"
 ARTIFACTS="${ARTIFACTS:-/tmp/art-relay-bench}"
 SMTP_SOURCE="${SMTP_SOURCE:-$(command -v smtp-source || echo /usr/sbin/smtp-source)}"
 SMTP_SINK="${SMTP_SINK:-$(command -v smtp-sink || echo /usr/sbin/smtp-sink)}"
@@ -79,6 +82,14 @@ echo "building the proxy (Release) into $ARTIFACTS ..."
 dotnet build -c Release "$ROOT/src/SmtpAmpProxy" --artifacts-path "$ARTIFACTS" -v quiet -nologo >"$WORK/build.log" 2>&1 \
     || { cat "$WORK/build.log" >&2; exit 1; }
 PROXY_DLL="$(find "$ARTIFACTS/bin/SmtpAmpProxy" -name smtp-amp-proxy.dll -path '*release*' | head -1)"
+if [[ -n "$BASELINE_REF" ]]; then
+    # The other commit's source from git's object store (no worktree), built into its own artifacts.
+    mkdir -p "$WORK/baseline-src"
+    git -C "$ROOT" archive "$BASELINE_REF" | tar -x -C "$WORK/baseline-src"
+    dotnet build -c Release "$WORK/baseline-src/src/SmtpAmpProxy" --artifacts-path "$ARTIFACTS-baseline" -v quiet -nologo >"$WORK/build-baseline.log" 2>&1 \
+        || { cat "$WORK/build-baseline.log" >&2; exit 1; }
+    BASELINE_DLL="$(find "$ARTIFACTS-baseline/bin/SmtpAmpProxy" -name smtp-amp-proxy.dll -path '*release*' | head -1)"
+fi
 if [[ "$CARD" == 1 ]]; then
     dotnet build -c Release "$ROOT/bench/SmtpAmpProxy.CardRelay" --artifacts-path "$ARTIFACTS" -v quiet -nologo >"$WORK/build-card.log" 2>&1 \
         || { cat "$WORK/build-card.log" >&2; exit 1; }
@@ -93,15 +104,16 @@ SINK_PORT=$(free_port)
 PIDS+=($!)
 wait_port "$SINK_PORT"
 
-# Starts a proxy relaying to the sink; extra arguments are appended. Sets STARTED_PID.
+# Starts a proxy (START_DLL, else this build) relaying to the sink at its default configuration: only the
+# upstream address (plain SMTP, no login, to the sink) and the listener are set. Extra arguments are
+# appended. Sets STARTED_PID.
 start_proxy() {
     local port=$1 log=$2
     shift 2
-    dotnet "$PROXY_DLL" \
+    dotnet "${START_DLL:-$PROXY_DLL}" \
         --Proxy:Upstream:Mode=Smtp --Proxy:Upstream:Host=127.0.0.1 --Proxy:Upstream:Port="$SINK_PORT" \
-        --Proxy:Upstream:Tls=None --Proxy:Upstream:Username= --Proxy:Upstream:MaxConnections=64 \
+        --Proxy:Upstream:Tls=None --Proxy:Upstream:Username= \
         --Proxy:Listen:0:Endpoint="127.0.0.1:$port" --Proxy:Http:Endpoint= \
-        --Proxy:Limits:MaxConnectionsPerIp=200 \
         --Logging:LogLevel:Default="$PROXY_LOG_LEVEL" "$@" >"$log" 2>&1 &
     STARTED_PID=$!
     PIDS+=("$STARTED_PID")
@@ -119,6 +131,13 @@ if [[ "$THREADPOOL_PROXY" == 1 ]]; then
     TP_PORT=$(free_port)
     start_proxy "$TP_PORT" "$WORK/proxy-tp.log" --Proxy:Performance:InlineSocketCompletions=false
     TP_PID=$STARTED_PID
+fi
+
+BASE_PORT=""
+if [[ -n "$BASELINE_REF" ]]; then
+    BASE_PORT=$(free_port)
+    START_DLL="$BASELINE_DLL" start_proxy "$BASE_PORT" "$WORK/proxy-baseline.log"
+    BASE_PID=$STARTED_PID
 fi
 
 CARD_PORT=""
@@ -170,8 +189,8 @@ EOF
 fi
 
 # Resets the proxy's peak RSS (Linux clear_refs 5) so each scenario reports its own peak.
-pid_of() { case $1 in proxy) echo "$PROXY_PID" ;; proxy-tp) echo "$TP_PID" ;; card) echo "$CARD_PID" ;; esac; }
-measured() { [[ $1 == proxy* || $1 == card ]]; }
+pid_of() { case $1 in proxy) echo "$PROXY_PID" ;; proxy-tp) echo "$TP_PID" ;; card) echo "$CARD_PID" ;; baseline) echo "$BASE_PID" ;; esac; }
+measured() { [[ $1 == proxy* || $1 == card || $1 == baseline ]]; }
 reset_peak() { echo 5 >"/proc/${1:-$PROXY_PID}/clear_refs" 2>/dev/null || true; }
 peak_mib() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/${1:-$PROXY_PID}/status"; }
 
@@ -196,10 +215,11 @@ declare -A RESULT PEAK ADDED RATIO
 LOADS=("plain:-l 5120" "amp:-F $WORK/amp.eml")
 PATHS=(direct proxy)
 [[ -n "$TP_PORT" ]] && PATHS+=(proxy-tp)
+[[ -n "$BASE_PORT" ]] && PATHS+=(baseline)
 [[ -n "$CARD_PORT" ]] && PATHS+=(card)
 [[ -n "$POSTFIX_PORT" ]] && PATHS+=(postfix)
 port_of() {
-    case $1 in direct) echo "$SINK_PORT" ;; proxy) echo "$PROXY_PORT" ;; proxy-tp) echo "$TP_PORT" ;; card) echo "$CARD_PORT" ;; postfix) echo "$POSTFIX_PORT" ;; esac
+    case $1 in direct) echo "$SINK_PORT" ;; proxy) echo "$PROXY_PORT" ;; proxy-tp) echo "$TP_PORT" ;; baseline) echo "$BASE_PORT" ;; card) echo "$CARD_PORT" ;; postfix) echo "$POSTFIX_PORT" ;; esac
 }
 
 # Warm-up: JIT, upstream pool, page cache. With both cores busy, the runtime's tier-1 recompilation
