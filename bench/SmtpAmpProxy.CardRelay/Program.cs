@@ -118,6 +118,7 @@ internal sealed class CardStore(UpstreamPool pool) : MessageStore
 {
     public override async Task<SmtpResponse> SaveAsync(ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
     {
+        // SmtpServer hands over the whole message in memory; it goes to MimeKit as a stream, as SmtpServer's own sample store does.
         var message = await MimeMessage.LoadAsync(new MemoryStream(buffer.ToArray(), writable: false), cancellationToken);
         if (AmpRules.Apply(message.Body) is { } reject)
         {
