@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Http;
+using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Mime;
 using SmtpAmpProxy.Quarantine;
 using SmtpAmpProxy.Relay;
@@ -64,6 +65,7 @@ internal static class ProxyHost
         builder.Services.AddSingleton<SmtpProxyService>();
         builder.Services.AddSendGridWebhook();
         builder.Services.AddHostedService(services => services.GetRequiredService<SmtpProxyService>());
+        builder.Services.AddProxyTelemetry(builder.Configuration);
         builder.Services.AddProxyOperations();
         UseOperationsPort(builder, configuration.Options.Http);
         configureServices?.Invoke(builder.Services);

@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
-using SmtpAmpProxy.Metrics;
 
 namespace SmtpAmpProxy.Http;
 
@@ -54,9 +53,8 @@ internal static class OperationsEndpoints
             ResponseWriter = (context, report) => WriteTextAsync(context, readiness.Describe(report) + "\n"),
         }).WithMetadata(new HttpMethodMetadata(GetOrHead)).RequireRateLimiting(ProbePolicy);
 
-        // Created now, not at the first scrape: its listener must see every measurement from the start.
-        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
-        app.MapMethods("/metrics", GetOrHead, () => Results.Text(exporter.Scrape(), PrometheusExporter.ContentType))
+        app.MapPrometheusScrapingEndpoint("/metrics")
+            .WithMetadata(new HttpMethodMetadata(GetOrHead))
             .RequireRateLimiting(ScrapePolicy);
         return app;
     }

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using SmtpAmpProxy.Hosting;
+using OpenTelemetry.Metrics;
 using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Smtp;
 
@@ -16,6 +17,9 @@ internal static class OperationsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(provider =>
         {
+            // The SDK listens from the moment its provider exists: before the instruments are made, so
+            // their first measurements (the zeros below included) are not lost.
+            _ = provider.GetService<MeterProvider>();
             var metrics = new ProxyMetrics(provider.GetRequiredService<IMeterFactory>(), provider.GetRequiredService<TimeProvider>());
 
             // Resolved at observation time: the SMTP service itself depends on these metrics.
@@ -23,7 +27,6 @@ internal static class OperationsServiceCollectionExtensions
             metrics.ObserveSpillFailures(() => provider.GetService<SpillFolder>()?.WriteFailures ?? 0);
             return metrics;
         });
-        services.TryAddSingleton<PrometheusExporter>();
         services.TryAddSingleton<UpstreamReadiness>();
         services.TryAddSingleton<OperationsPort>();
         services.AddRoutingCore();

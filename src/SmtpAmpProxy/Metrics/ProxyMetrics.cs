@@ -6,7 +6,7 @@ namespace SmtpAmpProxy.Metrics;
 /// <summary>
 /// The relay's instruments on the <c>SmtpAmpProxy</c> meter, and what the readiness check needs to
 /// know about the upstream: the outcome of the last real exchange with it. Any MeterListener
-/// (the <c>/metrics</c> endpoint, dotnet-counters, an OpenTelemetry SDK) can read the meter.
+/// (the OpenTelemetry SDK behind <c>/metrics</c> and OTLP, dotnet-counters) can read the meter.
 /// </summary>
 internal sealed class ProxyMetrics
 {
@@ -86,6 +86,12 @@ internal sealed class ProxyMetrics
             "Messages refused with 452 4.3.1 because the spill folder could not be written (full disk, quota, I/O error)");
         Meter.CreateObservableGauge("smtp_amp_proxy.sessions.active", () => _activeSessions?.Invoke() ?? 0, "{session}",
             "SMTP sessions open now");
+
+        // Every counter exists from the start at zero, so rate() and alerts have a series before the first event.
+        foreach (var counter in new[] { _received, _relayed, _repaired, _rejected, _warnings, _upstreamErrors, _upstreamReplies, _deferred, _replays, _releases })
+        {
+            counter.Add(0);
+        }
     }
 
     public Meter Meter { get; }

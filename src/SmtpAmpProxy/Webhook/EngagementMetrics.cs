@@ -29,6 +29,10 @@ internal sealed class EngagementMetrics
             "SendGrid Event Webhook events, by event, content (amp or html for opens and clicks) and what the proxy did to the message");
         _requests = metrics.Meter.CreateCounter<long>("smtp_amp_proxy.webhook.requests", "{request}",
             "Event Webhook requests, by result: accepted, or why they were refused");
+
+        // Present from the start at zero, like the relay's counters, so dashboards and alerts have a series.
+        _events.Add(0);
+        _requests.Add(0);
     }
 
     public void Request(string result) => _requests.Add(1, new KeyValuePair<string, object?>("result", result));

@@ -48,6 +48,14 @@ public sealed partial class MonitoringFilesTests
         using var sender = new EventWebhookSender();
         var (proxy, _) = await sender.StartProxyAsync();
         await using var __ = proxy;
+
+        // A histogram is exported from its first measurement on: relay one message.
+        var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
+        await using (client)
+        {
+            Assert.StartsWith("250", await client.SendMessageAsync("a@example.com", ["b@example.net"], TestMessages.DotStuff(TestMessages.PlainText("one"))));
+        }
+
         var exposition = (await OpsHttp.SendAsync(proxy.HttpEndPoint, "/metrics")).Body;
         var exported = ExportedName().Matches(exposition).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
 

@@ -20,8 +20,10 @@ internal static partial class OpsHttp
     /// <summary>The value of the sample line <c>name{labels} value</c>, or null when the exposition has no such line.</summary>
     public static double? Sample(string exposition, string nameWithLabels)
     {
-        foreach (var line in exposition.Split('\n'))
+        foreach (var raw in exposition.Split('\n'))
         {
+            // The OpenTelemetry exporter labels every series with its meter (otel_scope_*): not what a test pins.
+            var line = ScopeLabel().Replace(raw, "").Replace(",}", "}", StringComparison.Ordinal).Replace("{}", "", StringComparison.Ordinal);
             if (line.StartsWith(nameWithLabels + " ", StringComparison.Ordinal))
             {
                 return double.Parse(line[(nameWithLabels.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
@@ -41,6 +43,9 @@ internal static partial class OpsHttp
         }
     }
 
-    [GeneratedRegex("""^(# (HELP|TYPE) [a-z_:][a-z0-9_:]* .+|[a-z_:][a-z0-9_:]*(\{([a-z_][a-z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN))$""")]
+    [GeneratedRegex("""otel_scope_[a-z_]+="(?:[^"\\]|\\.)*",?""")]
+    private static partial Regex ScopeLabel();
+
+    [GeneratedRegex("""^(# EOF|# (HELP|TYPE|UNIT) [a-z_:][a-z0-9_:]* .+|[a-z_:][a-z0-9_:]*(\{([a-z_][a-z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN))$""")]
     private static partial Regex SampleOrComment();
 }
