@@ -136,7 +136,8 @@ fi
 BASE_PORT=""
 if [[ -n "$BASELINE_REF" ]]; then
     BASE_PORT=$(free_port)
-    START_DLL="$BASELINE_DLL" start_proxy "$BASE_PORT" "$WORK/proxy-baseline.log"
+    # Its own configuration file: the options of one commit may be unknown to another's binder.
+    START_DLL="$BASELINE_DLL" start_proxy "$BASE_PORT" "$WORK/proxy-baseline.log" --config "$WORK/baseline-src/config/appsettings.json"
     BASE_PID=$STARTED_PID
 fi
 
