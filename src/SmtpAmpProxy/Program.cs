@@ -19,6 +19,7 @@ internal static class Program
             "check" => await CheckCommand.RunAsync(rest, Console.OpenStandardInput(), Console.Out, Console.Error).ConfigureAwait(false),
             "serve" => await ServeAsync(rest).ConfigureAwait(false),
             "health" => await HealthCommand.RunAsync(rest, Console.Out, Console.Error).ConfigureAwait(false),
+            "queue" => await QueueCliCommand.RunAsync(rest, Console.Out, Console.Error).ConfigureAwait(false),
             "hash-password" => await HashPasswordCommand.RunAsync(Console.In, Console.Out, Console.Error).ConfigureAwait(false),
             "help" or "--help" or "-h" => PrintUsage(Console.Out, 0),
             _ => PrintUsage(Console.Error, ExitConfigurationError),
@@ -67,6 +68,7 @@ internal static class Program
                    smtp-amp-proxy check [--json] FILE|- [--write OUT.eml]
                    smtp-amp-proxy hash-password < password-on-one-line
                    smtp-amp-proxy health [--url http://127.0.0.1:8080/healthz]
+                   smtp-amp-proxy queue list [--json] | show ID | flush | delete ID [--config FILE]
             """);
         return exitCode;
     }

@@ -30,6 +30,9 @@ public sealed record ProxyOptions
     public QuarantineOptions Quarantine { get; init; } = new();
     public PerformanceOptions Performance { get; init; } = new();
     public Webhook.WebhookOptions Webhook { get; init; } = new();
+    public RelayOptions Relay { get; init; } = new();
+    [ValidateObjectMembers]
+    public QueueModeOptions Queue { get; init; } = new();
 
     public IReadOnlyList<ListenOptions> EffectiveListen =>
         Listen is { Count: > 0 } ? Listen : [new ListenOptions()];
@@ -286,4 +289,41 @@ public sealed record PerformanceOptions
     /// (a wake-up, often a context switch, and the pool's spinning) was most of the proxy's CPU per message.
     /// </summary>
     public bool InlineSocketCompletions { get; init; } = true;
+}
+
+/// <summary>Mirror: the sender hears the upstream's own replies and retries. Queue: the proxy stores and forwards.</summary>
+public enum RelayMode { Mirror, Queue }
+
+public sealed record RelayOptions
+{
+    public RelayMode Mode { get; init; } = RelayMode.Mirror;
+}
+
+/// <summary>The spool and delivery schedule of Queue mode; defaults are Postfix's.</summary>
+public sealed record QueueModeOptions
+{
+    /// <summary>One spool per instance, on storage that survives a restart (a PersistentVolumeClaim per replica).</summary>
+    public string Directory { get; init; } = "/var/spool/smtp-amp-proxy";
+
+    /// <summary>Past this many spooled bytes new mail is answered 452 4.3.1 (10 GiB).</summary>
+    [Positive]
+    public long MaxBytes { get; init; } = 10L * 1024 * 1024 * 1024;
+
+    /// <summary>Postfix's minimal_backoff_time; each later retry waits twice as long.</summary>
+    [Positive]
+    public TimeSpan MinimalBackoff { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Postfix's maximal_backoff_time.</summary>
+    public TimeSpan MaximalBackoff { get; init; } = TimeSpan.FromSeconds(4000);
+
+    /// <summary>Postfix's maximal_queue_lifetime: undelivered recipients then fail and are reported.</summary>
+    [Positive]
+    public TimeSpan MaxLifetime { get; init; } = TimeSpan.FromDays(5);
+
+    /// <summary>Every delivery status notification goes here instead of to the envelope sender; empty: to the sender.</summary>
+    public string BounceTo { get; init; } = "";
+
+    /// <summary>Messages delivered at once, each on one upstream connection from the relay's pool.</summary>
+    [Positive]
+    public int Workers { get; init; } = 8;
 }

@@ -167,6 +167,11 @@ internal sealed class ProxyOptionsValidator(string contentRoot) : IValidateOptio
             errors.Add(e.Message);
         }
 
+        if (options.Relay.Mode == RelayMode.Queue)
+        {
+            ValidateQueue(options, contentRoot, Error);
+        }
+
         if (options.Dkim.OnRepair == DkimRepairAction.Resign && options.Dkim.Keys is not { Count: > 0 })
         {
             Error("Dkim:Keys", "is empty, but Proxy:Dkim:OnRepair is Resign");
@@ -174,6 +179,38 @@ internal sealed class ProxyOptionsValidator(string contentRoot) : IValidateOptio
 
         errors.AddRange(Webhook.WebhookOptionsValidator.Validate(options.Webhook));
         return errors;
+    }
+
+    private static void ValidateQueue(ProxyOptions options, string contentRoot, Action<string, string> error)
+    {
+        var queue = options.Queue;
+        if (options.Upstream.Mode != UpstreamMode.Smtp)
+        {
+            error("Relay:Mode", "Queue delivers through the SMTP upstream: set Proxy:Upstream:Mode to Smtp");
+        }
+
+        // Whether the folder can be created and locked is found when the spool opens at start (exit 2 naming this key).
+        if (string.IsNullOrWhiteSpace(queue.Directory))
+        {
+            error("Queue:Directory", "is empty (Queue mode needs a spool folder on persistent storage)");
+        }
+        else if (Path.Combine(ResolvePath(contentRoot, queue.Directory), "control.sock").Length > 100)
+        {
+            // The control socket lives in the spool, and a Unix socket path has at most 107 bytes.
+            error("Queue:Directory", $"'{queue.Directory}' is too long for the control socket in it (at most 87 characters)");
+        }
+
+        if (queue.MaximalBackoff < queue.MinimalBackoff)
+        {
+            error("Queue:MaximalBackoff", $"must be at least Proxy:Queue:MinimalBackoff (is {queue.MaximalBackoff})");
+        }
+
+        // An address the client will send as RCPT TO:<...>: no brackets, spaces or control characters.
+        if (queue.BounceTo.Length > 0 && (!queue.BounceTo.Contains('@', StringComparison.Ordinal)
+            || queue.BounceTo.Any(c => c <= ' ' || c is '<' or '>' or (char)127)))
+        {
+            error("Queue:BounceTo", $"'{queue.BounceTo}' is not a mailbox such as postmaster@example.com");
+        }
     }
 
     public static string ResolvePath(string contentRoot, string path) =>

@@ -12,6 +12,7 @@ using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Http;
 using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Queue;
 using SmtpAmpProxy.Quarantine;
 using SmtpAmpProxy.Relay;
 using SmtpAmpProxy.Smtp;
@@ -60,7 +61,14 @@ internal static class ProxyHost
                 ? null
                 : ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, spillDirectory));
         });
-        builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
+        if (configuration.Options.Relay.Mode == RelayMode.Queue)
+        {
+            AddQueue(builder.Services, configuration);
+        }
+        else
+        {
+            builder.Services.AddSingleton<IUpstream>(services => CreateUpstream(configuration, services));
+        }
         builder.Services.AddSingleton<ISmtpSessionHandlerFactory, RelaySessionHandlerFactory>();
         builder.Services.AddSingleton<SmtpProxyService>();
         builder.Services.AddSendGridWebhook();
@@ -118,6 +126,46 @@ internal static class ProxyHost
             TagMessages = options.Webhook.TagMessages,
         };
 
+    /// <summary>
+    /// Queue mode: the handler's upstream is the spool, and delivery workers take spooled mail to the SMTP
+    /// upstream through the same client and pool a Mirror relay uses.
+    /// </summary>
+    private static void AddQueue(IServiceCollection services, ProxyConfiguration configuration)
+    {
+        // The validator holds Queue mode to the SMTP upstream: the same pool, health and login breaker as Mirror mode.
+        services.AddSingleton(provider => (SmtpUpstream)CreateUpstream(configuration, provider));
+        services.AddSingleton(provider =>
+        {
+            var proxy = provider.GetRequiredService<ProxyOptions>();
+            var options = proxy.Queue;
+            var queueOptions = new QueueOptions
+            {
+                Directory = ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, options.Directory),
+                MaxBytes = options.MaxBytes,
+                MinimalBackoff = options.MinimalBackoff,
+                MaximalBackoff = options.MaximalBackoff,
+                MaxLifetime = options.MaxLifetime,
+                BounceTo = string.IsNullOrEmpty(options.BounceTo) ? null : options.BounceTo,
+                Workers = options.Workers,
+                ReportingMta = proxy.ServerName,
+            };
+            var delivery = new PoolDelivery(provider.GetRequiredService<SmtpUpstream>());
+            try
+            {
+                return MailQueue.Open(queueOptions, delivery, provider.GetRequiredService<TimeProvider>(),
+                    provider.GetRequiredService<ILoggerFactory>(), provider.GetRequiredService<ProxyMetrics>().Meter);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ConfigurationException($"Proxy:Queue:Directory: cannot open the spool '{queueOptions.Directory}': {e.Message}");
+            }
+        });
+        services.AddSingleton<IUpstream>(provider =>
+            new QueueUpstream(provider.GetRequiredService<MailQueue>(), provider.GetRequiredService<SmtpUpstream>().Health));
+        services.AddSingleton<QueueService>();
+        services.AddHostedService(provider => provider.GetRequiredService<QueueService>());
+    }
+
     private static IUpstream CreateUpstream(ProxyConfiguration configuration, IServiceProvider services)
     {
         var options = services.GetRequiredService<ProxyOptions>();
@@ -126,6 +174,7 @@ internal static class ProxyHost
         {
             return new DirectoryUpstream(ProxyOptionsValidator.ResolvePath(configuration.ContentRoot, upstream.Directory));
         }
+
 
         var client = new SmtpClientOptions
         {

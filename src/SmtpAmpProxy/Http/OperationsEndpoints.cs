@@ -73,12 +73,12 @@ internal static class OperationsEndpoints
 
         public string Describe(HealthReport report)
         {
-            var ready = report.Status == HealthStatus.Healthy;
-            var text = ready
-                ? "ready"
-                : "not ready: " + string.Join("; ", report.Entries
-                    .Where(entry => entry.Value.Status != HealthStatus.Healthy)
-                    .Select(entry => $"{entry.Key}: {entry.Value.Description ?? entry.Value.Exception?.Message ?? entry.Value.Status.ToString()}"));
+            // Degraded is still ready (answered 200): Queue mode accepts while the upstream is down, and says so.
+            var ready = report.Status != HealthStatus.Unhealthy;
+            var problems = string.Join("; ", report.Entries
+                .Where(entry => entry.Value.Status != HealthStatus.Healthy)
+                .Select(entry => $"{entry.Key}: {entry.Value.Description ?? entry.Value.Exception?.Message ?? entry.Value.Status.ToString()}"));
+            var text = report.Status == HealthStatus.Healthy ? "ready" : ready ? "ready: " + problems : "not ready: " + problems;
             lock (_gate)
             {
                 if (_lastReady != ready)

@@ -47,11 +47,24 @@ internal sealed class ListenersCheck(SmtpProxyService smtp, ProxyOptions options
     }
 }
 
-/// <summary>The upstream can take mail (see <see cref="UpstreamReadiness"/>).</summary>
-internal sealed class UpstreamCheck(UpstreamReadiness upstream) : IHealthCheck
+/// <summary>
+/// The upstream can take mail (see <see cref="UpstreamReadiness"/>). In Queue mode an upstream that is
+/// down leaves the instance ready, Degraded, saying so: accepting mail to deliver later is the point.
+/// </summary>
+internal sealed class UpstreamCheck(UpstreamReadiness upstream, ProxyOptions options) : IHealthCheck
 {
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        ReadinessChecks.From(await upstream.CheckAsync(cancellationToken).ConfigureAwait(false));
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var readiness = await upstream.CheckAsync(cancellationToken).ConfigureAwait(false);
+        if (options.Relay.Mode != RelayMode.Queue)
+        {
+            return ReadinessChecks.From(readiness);
+        }
+
+        return readiness.IsReady
+            ? HealthCheckResult.Healthy("queue mode; upstream ok")
+            : HealthCheckResult.Degraded($"queue mode; upstream {readiness.Reason}; accepted mail is spooled and retried");
+    }
 }
 
 /// <summary>

@@ -1,7 +1,7 @@
 """An upstream relay for tests, built on aiosmtpd (run with Debian's /usr/bin/python3).
 
-usage: aiosmtpd_upstream.py OUTDIR [--reject-rcpt-prefix P] [--tempfail-marker M]
-Listens on 127.0.0.1 on a free port and prints "READY <port>" once serving. Each accepted
+usage: aiosmtpd_upstream.py OUTDIR [--reject-rcpt-prefix P] [--tempfail-marker M] [--port N]
+Listens on 127.0.0.1 on a free port (or N, for an upstream that comes back where it was) and prints "READY <port>" once serving. Each accepted
 message is written to OUTDIR/<n>.eml exactly as received (after SMTP dot-unstuffing),
 with its envelope in OUTDIR/<n>.json. Recipients starting with P get 550; a message whose
 body holds M gets 452 at the end of data. Exits when stdin closes.
@@ -51,13 +51,16 @@ def main():
     parser.add_argument("outdir")
     parser.add_argument("--reject-rcpt-prefix", default="")
     parser.add_argument("--tempfail-marker", default="")
+    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     handler = Handler(args.outdir, args.reject_rcpt_prefix, args.tempfail_marker)
     # aiosmtpd's Controller connects to its own port to see it serving, so it needs a real one.
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = args.port
+    if not port:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
     controller = Controller(handler, hostname="127.0.0.1", port=port, decode_data=False,
                             server_hostname="upstream.test", enable_SMTPUTF8=True)
     controller.start()
