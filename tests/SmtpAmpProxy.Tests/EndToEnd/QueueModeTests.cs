@@ -181,6 +181,11 @@ public sealed class QueueModeTests
 
         Assert.Equal(HttpStatusCode.OK, answer.Status);
         Assert.StartsWith("ready: upstream: queue mode; upstream unreachable", answer.Body);
+        var metrics = (await OpsHttp.SendAsync(proxy.HttpEndPoint, "/metrics")).Body.Split('\n');
+        Assert.Contains("smtp_amp_proxy_queue_messages 1", metrics);
+        Assert.Contains("smtp_amp_proxy_queue_deferrals_total 1", metrics);
+        Assert.Contains(metrics, l => l.StartsWith("smtp_amp_proxy_queue_bytes ", StringComparison.Ordinal));
+        Assert.Contains(metrics, l => l.StartsWith("smtp_amp_proxy_queue_oldest_age_seconds ", StringComparison.Ordinal));
     }
 
     [Fact]
