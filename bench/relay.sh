@@ -8,6 +8,7 @@
 #   PROXY_LOG_LEVEL=Information bench/relay.sh   # with the per-message JSON log line
 #   THREADPOOL_PROXY=0 bench/relay.sh            # without the second proxy (thread-pool socket completions)
 #   CARD=0 bench/relay.sh                        # without the design card's library stack
+#   QUEUE_PROXY=0 bench/relay.sh                 # without the Queue-mode proxy
 #   BASELINE_REF=<commit> bench/relay.sh         # also that commit's proxy, as the path "baseline"
 #
 # Paths: direct (smtp-source into smtp-sink), proxy (the default configuration), proxy-tp (the same build
@@ -26,6 +27,7 @@ MSGS_50="${MSGS_50:-10000}"            # messages per 50-session run
 MSGS_1="${MSGS_1:-3000}"               # messages per 1-session run
 THREADPOOL_PROXY="${THREADPOOL_PROXY:-1}"
 CARD="${CARD:-1}"
+QUEUE_PROXY="${QUEUE_PROXY:-1}"
 WARMUP="${WARMUP:-20000}"              # messages per proxy before the first round
 LARGE_SESSIONS="${LARGE_SESSIONS:-50}" # concurrent 10 MB messages
 LARGE_BYTES="${LARGE_BYTES:-10485760}"
@@ -150,6 +152,14 @@ if [[ "$CARD" == 1 ]]; then
     wait_port "$CARD_PORT"
 fi
 
+QUEUE_PORT=""
+if [[ "$QUEUE_PROXY" == 1 ]]; then
+    # Queue mode: every 250 durable in a spool under the work folder; its workers feed the same sink during the load.
+    QUEUE_PORT=$(free_port)
+    start_proxy "$QUEUE_PORT" "$WORK/proxy-queue.log" --Proxy:Relay:Mode=Queue --Proxy:Queue:Directory="$WORK/spool"
+    QUEUE_PID=$STARTED_PID
+fi
+
 POSTFIX_PORT=""
 if [[ "$RELAY_POSTFIX" == 1 && -x /usr/sbin/postfix ]]; then
     # A private Postfix instance (own config and queue directories) relaying to the sink.
@@ -190,8 +200,8 @@ EOF
 fi
 
 # Resets the proxy's peak RSS (Linux clear_refs 5) so each scenario reports its own peak.
-pid_of() { case $1 in proxy) echo "$PROXY_PID" ;; proxy-tp) echo "$TP_PID" ;; card) echo "$CARD_PID" ;; baseline) echo "$BASE_PID" ;; esac; }
-measured() { [[ $1 == proxy* || $1 == card || $1 == baseline ]]; }
+pid_of() { case $1 in proxy) echo "$PROXY_PID" ;; proxy-tp) echo "$TP_PID" ;; card) echo "$CARD_PID" ;; baseline) echo "$BASE_PID" ;; queue) echo "$QUEUE_PID" ;; esac; }
+measured() { [[ $1 == proxy* || $1 == card || $1 == baseline || $1 == queue ]]; }
 reset_peak() { echo 5 >"/proc/${1:-$PROXY_PID}/clear_refs" 2>/dev/null || true; }
 peak_mib() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/${1:-$PROXY_PID}/status"; }
 
@@ -218,14 +228,15 @@ PATHS=(direct proxy)
 [[ -n "$TP_PORT" ]] && PATHS+=(proxy-tp)
 [[ -n "$BASE_PORT" ]] && PATHS+=(baseline)
 [[ -n "$CARD_PORT" ]] && PATHS+=(card)
+[[ -n "$QUEUE_PORT" ]] && PATHS+=(queue)
 [[ -n "$POSTFIX_PORT" ]] && PATHS+=(postfix)
 port_of() {
-    case $1 in direct) echo "$SINK_PORT" ;; proxy) echo "$PROXY_PORT" ;; proxy-tp) echo "$TP_PORT" ;; baseline) echo "$BASE_PORT" ;; card) echo "$CARD_PORT" ;; postfix) echo "$POSTFIX_PORT" ;; esac
+    case $1 in direct) echo "$SINK_PORT" ;; proxy) echo "$PROXY_PORT" ;; proxy-tp) echo "$TP_PORT" ;; baseline) echo "$BASE_PORT" ;; card) echo "$CARD_PORT" ;; queue) echo "$QUEUE_PORT" ;; postfix) echo "$POSTFIX_PORT" ;; esac
 }
 
 # Warm-up: JIT, upstream pool, page cache. With both cores busy, the runtime's tier-1 recompilation
 # (one background thread) was still taking a tenth of the proxy's samples after 40,000 messages.
-for port in "$PROXY_PORT" $TP_PORT $CARD_PORT; do
+for port in "$PROXY_PORT" $TP_PORT $CARD_PORT $QUEUE_PORT; do
     send "$port" 50 "$WARMUP" -l 5120 >/dev/null
     send "$port" 10 "$((WARMUP / 4))" -F "$WORK/amp.eml" >/dev/null
 done
@@ -273,6 +284,16 @@ if [[ -n "$CARD_PORT" ]]; then
     card_large_peak=$(peak_mib "$CARD_PID")
 fi
 
+queue_left="-"
+if [[ -n "$QUEUE_PORT" ]]; then
+    # Everything the queue path accepted must reach the sink: wait (bounded) for its spool to drain.
+    deadline=$((SECONDS + 300))
+    until [[ -z "$(find "$WORK/spool/queue" -name '*.json' -print -quit)" ]] || ((SECONDS > deadline)); do
+        "$PYTHON" -c 'import time; time.sleep(0.2)'
+    done
+    queue_left=$(find "$WORK/spool/queue" -name '*.json' | wc -l)
+fi
+
 echo
 echo "Relay benchmark: $(nproc) cores, $ROUNDS round(s); msg/s is the median of rounds, ratio and added time the median of each round's against its direct run; proxy log level $PROXY_LOG_LEVEL"
 printf '%-6s %8s %-8s %10s %8s %12s %14s\n' load sessions path "msg/s" ratio "added ms/msg" "relay peak RSS"
@@ -296,4 +317,5 @@ for load in "${LOADS[@]}"; do
 done
 printf '%-6s %8d %-8s %10s %8s %12s %14s\n' "10MB" "$LARGE_SESSIONS" proxy "${large_s}s" "-" "-" "$large_peak MiB"
 [[ -n "$CARD_PORT" ]] && printf '%-6s %8d %-8s %10s %8s %12s %14s\n' "10MB" "$LARGE_SESSIONS" card "${card_large_s}s" "-" "-" "$card_large_peak MiB"
+[[ -n "$QUEUE_PORT" ]] && echo "queue: every 250 durable (fsync of content, state and folder); messages left in the spool after the run: $queue_left"
 exit 0

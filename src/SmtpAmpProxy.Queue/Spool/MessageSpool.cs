@@ -191,7 +191,7 @@ internal sealed class MessageSpool : IDisposable
             }
 
             QueueLog.WriteFailed(_logger, message.Id, e.Message);
-            return new EnqueueResult(IsOutOfSpace(e) ? EnqueueStatus.DiskFull : EnqueueStatus.Failed, null, e.Message);
+            return new EnqueueResult(IsOutOfSpace(e, charge) ? EnqueueStatus.DiskFull : EnqueueStatus.Failed, null, e.Message);
         }
     }
 
@@ -332,9 +332,24 @@ internal sealed class MessageSpool : IDisposable
         }
     }
 
-    private static bool IsOutOfSpace(Exception e) =>
+    private bool IsOutOfSpace(Exception e, long needed)
+    {
         // ENOSPC (28) and EDQUOT (122) on Linux; ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
-        e.HResult is 28 or 122 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
+        if (e.HResult is 28 or 122 or unchecked((int)0x80070070) or unchecked((int)0x80070027))
+        {
+            return true;
+        }
+
+        // A refused preallocation carries no errno (measured on tmpfs: a plain IOException), so ask the file system.
+        try
+        {
+            return e is IOException && new DriveInfo(Root).AvailableFreeSpace < needed;
+        }
+        catch (Exception probe) when (probe is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 
     private static void TryDelete(string path)
     {
