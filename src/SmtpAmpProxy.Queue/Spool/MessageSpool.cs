@@ -24,7 +24,7 @@ internal sealed class MessageSpool : IDisposable
     private readonly string _temp;
     private readonly long _maxBytes;
     private readonly ILogger _logger;
-    private readonly DirectorySync _queueSync;
+    private readonly GroupCommit _queueSync;
     private readonly Dictionary<string, long> _charged = [];
     private readonly Lock _lock = new();
     private long _bytes;
@@ -37,13 +37,16 @@ internal sealed class MessageSpool : IDisposable
         _temp = Path.Combine(root, TempFolder);
         _maxBytes = maxBytes;
         _logger = logger;
-        _queueSync = new DirectorySync(_queue);
+        _queueSync = new GroupCommit(_queue);
     }
 
     public string Root { get; }
 
     /// <summary>Bytes held by accepted messages (content and state), what <see cref="QueueOptions.MaxBytes"/> limits.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Group commits run so far; fewer than messages written when concurrent writers share them.</summary>
+    public long Commits => _queueSync.Batches;
 
     /// <summary>
     /// Opens (creating if needed) the spool at <see cref="QueueOptions.Directory"/>, removes what a
@@ -53,12 +56,12 @@ internal sealed class MessageSpool : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         var spool = new MessageSpool(Path.GetFullPath(options.Directory), options.MaxBytes, logger);
-        Directory.CreateDirectory(spool._queue);
-        Directory.CreateDirectory(spool._temp);
-        spool._lockHandle = TryLock(spool.Root)
-            ?? throw new IOException($"The spool {spool.Root} is in use by another instance (one spool per instance).");
         try
         {
+            Directory.CreateDirectory(spool._queue);
+            Directory.CreateDirectory(spool._temp);
+            spool._lockHandle = TryLock(spool.Root)
+                ?? throw new IOException($"The spool {spool.Root} is in use by another instance (one spool per instance).");
             recovered = spool.Recover();
         }
         catch
@@ -108,6 +111,7 @@ internal sealed class MessageSpool : IDisposable
 
     public void Dispose()
     {
+        _queueSync.Dispose();
         _lockHandle?.Dispose();
         _lockHandle = null;
     }
@@ -160,12 +164,16 @@ internal sealed class MessageSpool : IDisposable
         bool committed = false;
         try
         {
-            await WriteSyncedAsync(tempContent, content, message.Size, ct).ConfigureAwait(false);
-            await WriteSyncedAsync(tempState, [state], state.Length, ct).ConfigureAwait(false);
+            using (SafeFileHandle contentFile = await WriteAsync(tempContent, content, message.Size, ct).ConfigureAwait(false))
+            using (SafeFileHandle stateFile = await WriteAsync(tempState, [state], state.Length, ct).ConfigureAwait(false))
+            {
+                await _queueSync.SyncFilesAsync(contentFile, stateFile).ConfigureAwait(false);
+            }
+
             File.Move(tempContent, ContentPath(message.Id));
             File.Move(tempState, StatePath(message.Id));
             committed = true;
-            await _queueSync.SyncAsync().ConfigureAwait(false);
+            await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
             lock (_lock)
             {
                 _charged[message.Id] = charge;
@@ -203,7 +211,11 @@ internal sealed class MessageSpool : IDisposable
         string temp = Path.Combine(_temp, $"{message.Id}.{Guid.NewGuid():N}{StateExtension}");
         try
         {
-            await WriteSyncedAsync(temp, [state], state.Length, ct).ConfigureAwait(false);
+            using (SafeFileHandle file = await WriteAsync(temp, [state], state.Length, ct).ConfigureAwait(false))
+            {
+                await _queueSync.SyncFilesAsync(file).ConfigureAwait(false);
+            }
+
             File.Move(temp, StatePath(message.Id), overwrite: true);
         }
         catch
@@ -212,7 +224,7 @@ internal sealed class MessageSpool : IDisposable
             throw;
         }
 
-        await _queueSync.SyncAsync().ConfigureAwait(false);
+        await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
         lock (_lock)
         {
             long charge = message.Size + state.Length;
@@ -230,7 +242,7 @@ internal sealed class MessageSpool : IDisposable
     {
         File.Delete(StatePath(id));
         File.Delete(ContentPath(id));
-        await _queueSync.SyncAsync().ConfigureAwait(false);
+        await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
         lock (_lock)
         {
             if (_charged.Remove(id, out long charge))
@@ -256,12 +268,21 @@ internal sealed class MessageSpool : IDisposable
         return false;
     }
 
-    private static async Task WriteSyncedAsync(string path, IReadOnlyList<ReadOnlyMemory<byte>> content, long length, CancellationToken ct)
+    /// <returns>The open file, for the caller to have synced before it is renamed.</returns>
+    private static async Task<SafeFileHandle> WriteAsync(string path, IReadOnlyList<ReadOnlyMemory<byte>> content, long length, CancellationToken ct)
     {
         // Preallocating makes a full disk fail here, before any byte is written, on file systems that support it.
-        using SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, length);
-        await RandomAccess.WriteAsync(handle, content, 0, ct).ConfigureAwait(false);
-        Fsync.File(handle);
+        SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, length);
+        try
+        {
+            await RandomAccess.WriteAsync(handle, content, 0, ct).ConfigureAwait(false);
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
     }
 
     private List<QueuedMessage> Recover()
