@@ -7,12 +7,12 @@ namespace SmtpAmpProxy.Tests.Relay;
 public sealed class QueueUpstreamTests
 {
     [Theory]
-    [InlineData(EnqueueStatus.SpoolFull, 452, "4.3.1")]
-    [InlineData(EnqueueStatus.DiskFull, 452, "4.3.1")]
-    [InlineData(EnqueueStatus.Failed, 451, "4.3.0")]
-    public void Reply_SpoolRefused_TransientWithStorageStatus(EnqueueStatus status, int code, string enhanced)
+    [InlineData(nameof(EnqueueStatus.SpoolFull), 452, "4.3.1")]
+    [InlineData(nameof(EnqueueStatus.DiskFull), 452, "4.3.1")]
+    [InlineData(nameof(EnqueueStatus.Failed), 451, "4.3.0")]
+    public void Reply_SpoolRefused_TransientWithStorageStatus(string status, int code, string enhanced)
     {
-        var reply = QueueUpstream.Reply(new EnqueueResult(status, null, "reason"));
+        var reply = QueueUpstream.Reply(new EnqueueResult(Enum.Parse<EnqueueStatus>(status), null, "reason"));
 
         Assert.Equal(code, reply.Code);
         Assert.Equal(enhanced, reply.EnhancedCode);
