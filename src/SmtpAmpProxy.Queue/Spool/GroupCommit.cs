@@ -38,6 +38,11 @@ internal sealed class GroupCommit : IDisposable
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             _disposed = true;
         }
 

@@ -35,9 +35,6 @@ internal sealed class QueueService(MailQueue queue, ILoggerFactory loggerFactory
         }
     }
 
-    public void Dispose()
-    {
-        _stop.Dispose();
-        queue.Dispose();
-    }
+    // The queue itself is a container singleton: the container disposes it, releasing the spool's lock.
+    public void Dispose() => _stop.Dispose();
 }

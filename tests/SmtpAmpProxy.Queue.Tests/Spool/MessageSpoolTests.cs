@@ -140,6 +140,20 @@ public sealed class MessageSpoolTests
         Assert.All(ids, id => Assert.Contains("Subject: m", Encoding.ASCII.GetString(File.ReadAllBytes(Path.Combine(dir.Path, "queue", id + ".eml"))), StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Dispose_Twice_SpoolReleasedOnceAndReopenable()
+    {
+        using var dir = new TempDirectory();
+        var queue = MailQueue.Open(QueueTest.Options(dir.Path), ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), NullLoggerFactory.Instance);
+        await QueueTest.EnqueueAsync(queue, "kept", "a@example.net");
+
+        queue.Dispose();
+        queue.Dispose();
+
+        using var reopened = MailQueue.Open(QueueTest.Options(dir.Path), ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), NullLoggerFactory.Instance);
+        Assert.Equal(1, reopened.Count);
+    }
+
     [Theory]
     [InlineData("../../etc/passwd")]
     [InlineData("0000000000000000000G")]
