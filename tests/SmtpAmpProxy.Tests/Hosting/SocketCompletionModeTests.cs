@@ -106,6 +106,9 @@ public sealed class SocketCompletionModeTests
         [
             "--Proxy:Upstream:Mode=Smtp", "--Proxy:Upstream:Host=127.0.0.1", $"--Proxy:Upstream:Port={sink.Port}",
             "--Proxy:Upstream:Tls=None", "--Proxy:Upstream:Username=", "--Proxy:Upstream:MaxConnections=8", "--Proxy:Upstream:MaxConnectionsPerClient=8",
+            // 20 sessions share 8 connections: a session may wait for several messages to finish, which on a
+            // loaded machine takes longer than the default PoolWait; this test is about delivery, not the wait.
+            "--Proxy:Upstream:PoolWait=00:01:00",
             "--Proxy:Listen:0:Endpoint=127.0.0.1:0", "--Proxy:Http:Endpoint=", "--Logging:LogLevel:Default=Information",
         ], new Dictionary<string, string?> { [SocketCompletions.Variable] = null });
         try
