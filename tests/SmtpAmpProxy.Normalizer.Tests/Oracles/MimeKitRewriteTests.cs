@@ -1,4 +1,5 @@
 using CsCheck;
+using SmtpAmpProxy.Testing;
 using SmtpAmpProxy.Mime;
 using Kit = MimeKit;
 
@@ -58,7 +59,7 @@ public sealed class MimeKitRewriteTests
     public void Rewrite_GeneratedAlternatives_MimeKitSeesCompliantOrderAndUnchangedParts()
     {
         var rewritten = 0;
-        Message.Sample(source =>
+        Message.SampleRepeatable(source =>
         {
             var outcome = Check(source);
             if (outcome is not null)
