@@ -91,7 +91,7 @@ public sealed class DeliveryStatusNotificationTests
         using var dir = new TempDirectory();
         string path = Path.Combine(dir.Path, "dsn.eml");
         File.WriteAllBytes(path, dsn);
-        var (exit, stdout, stderr) = QueueTest.Run(python, [Path.Combine(AppContext.BaseDirectory, "Interop", "dsn_oracle.py"), path], TimeSpan.FromSeconds(60));
+        var (exit, stdout, stderr) = QueueTest.Run(python, [Path.Combine(AppContext.BaseDirectory, "Interop", "dsn_report.py"), path], TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, stderr);
         return JsonDocument.Parse(stdout);
     }
