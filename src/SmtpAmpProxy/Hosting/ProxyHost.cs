@@ -38,8 +38,13 @@ internal static class ProxyHost
 
         // One JSON object per line on stdout: what operators pipe into jq.
         builder.Logging.AddConfiguration(configuration.Root.GetSection("Logging"));
+        // A line logged inside a traced transaction names its trace and span (in "Scopes"): a message's
+        // outcome line finds its trace in the collector, and the trace finds its log lines.
+        builder.Logging.Configure(logging =>
+            logging.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
         builder.Logging.AddJsonConsole(json =>
         {
+            json.IncludeScopes = true;
             json.UseUtcTimestamp = true;
             json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
             json.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };

@@ -29,7 +29,7 @@ internal static class ProxyTelemetry
                 .AddRuntimeInstrumentation()
                 .AddProcessInstrumentation()
                 .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0))
-            .WithTracing(tracing => tracing.AddSource(ProxyMetrics.MeterName));
+            .WithTracing(tracing => tracing.AddSource(ProxyTracing.SourceName));
 
         // The meter is named per appliance, not per host: several hosts in one process (tests) each keep
         // only the instruments their own meter factory made.

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Hosting;
@@ -28,6 +29,10 @@ internal sealed class RelaySessionHandler(
 
     private readonly List<string> _recipients = [];
     private IUpstreamTransaction? _transaction;
+
+    // The open transaction's trace; null when nobody listens. Each command runs in its own async flow, so it
+    // is kept here and made current again where child activities and the outcome line need it.
+    private Activity? _activity;
     private string _sender = "";
     private bool _smtpUtf8;
     private long _started;
@@ -37,6 +42,7 @@ internal sealed class RelaySessionHandler(
     {
         await EndAsync().ConfigureAwait(false);
         _started = time.GetTimestamp();
+        _activity = ProxyTracing.StartTransaction(session);
         _sender = reversePath;
         _smtpUtf8 = parameters.SmtpUtf8;
         if (!settings.IsSenderAllowed(reversePath))
@@ -44,6 +50,8 @@ internal sealed class RelaySessionHandler(
             var refused = new SmtpReply(553, "5.7.1", $"<{reversePath}>: Sender address rejected: domain not allowed to relay");
             LogOutcome("rejected", 0, 0, null, "none", null, "sender-domain", refused);
             metrics.MessageRejected("sender-domain");
+            ProxyTracing.SetOutcome(_activity, "rejected:sender-domain", refused);
+            await EndAsync().ConfigureAwait(false);
             return refused;
         }
 
@@ -52,7 +60,9 @@ internal sealed class RelaySessionHandler(
         if (!reply.IsPositive)
         {
             LogRefusal(transaction, 0, 0, null, reply);
+            ProxyTracing.SetOutcome(_activity, null, reply);
             await transaction.DisposeAsync().ConfigureAwait(false);
+            await EndAsync().ConfigureAwait(false);
             return reply;
         }
 
@@ -104,6 +114,12 @@ internal sealed class RelaySessionHandler(
         }
 
         metrics.MessageReceived();
+        if (_activity is not null)
+        {
+            // This command's flow: the outcome line and the child activities below belong to the transaction.
+            Activity.Current = _activity;
+        }
+
         var spilled = message.IsSpilled;
         if (spilled || message.Length > InlineNormalizeMaxBytes)
         {
@@ -115,6 +131,7 @@ internal sealed class RelaySessionHandler(
         var content = message.GetMemory();
 
         var recipients = _recipients.Count;
+        var normalizing = ProxyTracing.Source.StartActivity(ProxyTracing.Normalize);
         var result = AmpNormalizer.Normalize(content, settings.MimeLimits, settings.Amp);
         // The Message-ID only feeds log lines: at Warning level a relayed message logs nothing, so it is not looked for.
         var messageId = logger.IsEnabled(LogLevel.Information) || result.Warnings.Count > 0 || result.Verdict == AmpVerdict.Reject
@@ -129,6 +146,11 @@ internal sealed class RelaySessionHandler(
         if (result.Verdict == AmpVerdict.Reject)
         {
             var rejection = new SmtpReply(554, "5.6.0", $"{result.RejectCode}: {result.RejectText}");
+            normalizing?.Dispose();
+            if (_activity is { IsAllDataRequested: true })
+            {
+                ProxyTracing.SetOutcome(_activity, $"rejected:{result.RejectCode}", rejection);
+            }
             LogOutcome("rejected", recipients, content.Length, messageId, "reject", null, result.RejectCode, rejection);
             metrics.MessageRejected(result.RejectCode ?? "reject");
             if (settings.Quarantine is { } quarantine)
@@ -163,6 +185,7 @@ internal sealed class RelaySessionHandler(
             output = Webhook.SmtpApiTag.Apply(output, result.Verdict == AmpVerdict.Rewrite, logger, session.SessionId, messageId);
         }
 
+        normalizing?.Dispose();
         IReadOnlyList<ReadOnlyMemory<byte>> segments = output;
         if (settings.AddReceivedHeader)
         {
@@ -179,8 +202,15 @@ internal sealed class RelaySessionHandler(
             segments = new ReleasingSegments(segments, message);
         }
 
-        var reply = await transaction.DataAsync(segments, ct).ConfigureAwait(false);
+        SmtpReply reply;
+        using (var exchange = ProxyTracing.Source.StartActivity(ProxyTracing.UpstreamData, ActivityKind.Client))
+        {
+            reply = await transaction.DataAsync(segments, ct).ConfigureAwait(false);
+            ProxyTracing.SetOutcome(exchange, null, reply);
+        }
+
         var fault = transaction.Fault;
+        ProxyTracing.SetOutcome(_activity, result.Verdict == AmpVerdict.Rewrite ? "repaired" : "pass", reply);
         if (logger.IsEnabled(LogLevel.Information))
         {
             var verdict = result.Verdict == AmpVerdict.Rewrite ? "rewrite" : "pass";
@@ -210,6 +240,9 @@ internal sealed class RelaySessionHandler(
         var transaction = _transaction;
         _transaction = null;
         _recipients.Clear();
+        var activity = _activity;
+        _activity = null;
+        activity?.Dispose();
         if (transaction is not null)
         {
             await transaction.DisposeAsync().ConfigureAwait(false);

@@ -3,10 +3,16 @@ using Microsoft.Extensions.Logging;
 
 namespace SmtpAmpProxy.Tests.Support;
 
-/// <summary>Keeps every log entry with its structured fields, and echoes it to the test output.</summary>
-internal sealed class CapturingLoggerProvider : ILoggerProvider
+/// <summary>
+/// Keeps every log entry with its structured fields and the fields of its scopes (the trace and span ids the
+/// logger factory adds for the current activity), and echoes it to the test output.
+/// </summary>
+internal sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalScope
 {
     private readonly ConcurrentQueue<LogEntry> _entries = new();
+    private IExternalScopeProvider? _scopes;
+
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
 
     public IReadOnlyList<LogEntry> Entries => [.. _entries];
 
@@ -35,8 +41,22 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
                 }
             }
 
+            var scopes = new Dictionary<string, object?>(StringComparer.Ordinal);
+            provider._scopes?.ForEachScope(
+                static (scope, into) =>
+                {
+                    if (scope is IEnumerable<KeyValuePair<string, object?>> pairs)
+                    {
+                        foreach (var (key, value) in pairs)
+                        {
+                            into[key] = value;
+                        }
+                    }
+                },
+                scopes);
+
             var message = formatter(state, exception);
-            provider._entries.Enqueue(new LogEntry(category, logLevel, eventId.Id, message, fields));
+            provider._entries.Enqueue(new LogEntry(category, logLevel, eventId.Id, message, fields, scopes));
             try
             {
                 TestContext.Current.TestOutputHelper?.WriteLine($"[{logLevel}] {category}({eventId.Id}): {message}");
@@ -49,7 +69,10 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
     }
 }
 
-internal sealed record LogEntry(string Category, LogLevel Level, int EventId, string Message, IReadOnlyDictionary<string, object?> Fields)
+internal sealed record LogEntry(
+    string Category, LogLevel Level, int EventId, string Message, IReadOnlyDictionary<string, object?> Fields, IReadOnlyDictionary<string, object?> Scopes)
 {
     public string? Field(string name) => Fields.TryGetValue(name, out var value) ? value?.ToString() : null;
+
+    public string? Scope(string name) => Scopes.TryGetValue(name, out var value) ? value?.ToString() : null;
 }
