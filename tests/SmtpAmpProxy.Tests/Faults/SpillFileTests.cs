@@ -4,7 +4,6 @@ using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using SmtpAmpProxy.Tests.Support;
 
 namespace SmtpAmpProxy.Tests.Faults;
@@ -13,7 +12,7 @@ namespace SmtpAmpProxy.Tests.Faults;
 /// Large messages spill to disk; the real process is killed or starved of disk while one is in DATA. Nothing may
 /// be left behind, and a full disk is an SMTP reply, a log line and a metric, not a dropped connection.
 /// </summary>
-public sealed partial class SpillFileTests
+public sealed class SpillFileTests
 {
     private const int SigKill = 9;
 
@@ -110,7 +109,7 @@ public sealed partial class SpillFileTests
 
             using var web = new HttpClient();
             var metrics = await web.GetStringAsync($"http://{http}/metrics", TestContext.Current.CancellationToken);
-            Assert.Matches(SpillFailureCountIsOne(), metrics);
+            Assert.Equal(1, Http.OpsHttp.Sample(metrics, "smtp_amp_proxy_spill_write_failures_total"));
         }
         finally
         {
@@ -222,8 +221,6 @@ public sealed partial class SpillFileTests
         }
     }
 
-    [GeneratedRegex(@"(?m)^smtp_amp_proxy_spill_write_failures_total 1$")]
-    private static partial Regex SpillFailureCountIsOne();
 }
 
 /// <summary>The proxy's JSON log on stdout, read in the background so any event can be waited for.</summary>
