@@ -108,7 +108,7 @@ public sealed class QueueModeTests
             Assert.StartsWith("250 2.0.0 Ok: queued as", await client.CommandAsync("\r\n."));
         }
 
-        await WaitForAsync(() => upstream.Messages().Length == 2);
+        await Eventually.UntilAsync(() => upstream.Messages().Length == 2, () => "the upstream has both messages");
         var envelopes = upstream.Messages().Select(m => JsonDocument.Parse(File.ReadAllText(Path.ChangeExtension(m, ".json")))).ToList();
         Assert.Equal(["user@example.net"], envelopes[0].RootElement.GetProperty("to").EnumerateArray().Select(e => e.GetString()));
         // aiosmtpd writes the null reverse path as "<>".
@@ -176,7 +176,7 @@ public sealed class QueueModeTests
             Assert.StartsWith("250 2.0.0 Ok: queued as", await SendAsync(client, TestMessages.PlainText("waiting")));
         }
 
-        await WaitForAsync(() => proxy.Logs.WithEvent(4100).Any());
+        await Eventually.UntilAsync(() => proxy.Logs.WithEvent(4100).Any(), () => "a delivery attempt is logged");
         var answer = await OpsHttp.SendAsync(proxy.HttpEndPoint, "/readyz");
 
         Assert.Equal(HttpStatusCode.OK, answer.Status);
@@ -226,17 +226,6 @@ public sealed class QueueModeTests
         return await client.CommandAsync("\r\n.");
     }
 
-    /// <summary>A peer's or the proxy's progress seen from outside: polled within a bound, never slept on.</summary>
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "timed out");
-            await Task.Yield();
-            await Task.Delay(20, Ct);
-        }
-    }
 
     private static int FreePort()
     {
@@ -289,8 +278,9 @@ public sealed class QueueModeTests
             throw new InvalidOperationException("the proxy exited before listening: " + await _process.StandardError.ReadToEndAsync(timeout.Token));
         }
 
-        public Task WaitForEventsAsync(int eventId, int count) => WaitForAsync(() =>
-            _counts.GetValueOrDefault(eventId) >= count || (_process.HasExited ? throw new InvalidOperationException("the proxy exited") : false));
+        public Task WaitForEventsAsync(int eventId, int count) => Eventually.UntilAsync(() =>
+            _counts.GetValueOrDefault(eventId) >= count || (_process.HasExited ? throw new InvalidOperationException("the proxy exited") : false),
+            () => $"{count} events {eventId} are logged");
 
         /// <summary>SIGKILL: nothing of the process runs after it.</summary>
         public void Kill()

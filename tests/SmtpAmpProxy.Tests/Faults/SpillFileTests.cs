@@ -51,7 +51,7 @@ public sealed class SpillFileTests
                 await client.SendAsync(LargeBody(1024 * 1024));
 
                 // The message is on disk (the proxy holds a spill file open) yet the folder lists nothing.
-                await WaitUntilAsync(() => OpenDeletedFiles(process.Id, spill).Any(), "the proxy spills the message");
+                await Eventually.UntilAsync(() => OpenDeletedFiles(process.Id, spill).Any(), () => "the proxy spills the message");
                 Assert.Empty(Directory.EnumerateFileSystemEntries(spill));
 
                 Assert.Equal(0, Kill(process.Id, SigKill));
@@ -211,15 +211,6 @@ public sealed class SpillFileTests
         }
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting until " + what);
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-    }
 
 }
 
@@ -228,6 +219,9 @@ internal sealed class ProxyLogLines
 {
     private readonly ConcurrentQueue<JsonElement> _lines = new();
     private readonly Task _reader;
+
+    // Released for every line read and once at the end of the output, so a wait wakes only when there is news.
+    private readonly SemaphoreSlim _arrived = new(0);
 
     private ProxyLogLines(Process process)
     {
@@ -239,8 +233,11 @@ internal sealed class ProxyLogLines
                 {
                     using var json = JsonDocument.Parse(line);
                     _lines.Enqueue(json.RootElement.Clone());
+                    _arrived.Release();
                 }
             }
+
+            _arrived.Release();
         });
         Process = process;
     }
@@ -251,9 +248,12 @@ internal sealed class ProxyLogLines
 
     public async Task<JsonElement> EventAsync(int eventId)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
         while (true)
         {
+            // Read before the scan: a reader that finished then has no line the scan did not see.
+            var finished = _reader.IsCompleted;
             foreach (var line in _lines)
             {
                 if (line.GetProperty("EventId").GetInt32() == eventId)
@@ -262,12 +262,12 @@ internal sealed class ProxyLogLines
                 }
             }
 
-            if (_reader.IsCompleted || DateTime.UtcNow > deadline)
+            if (finished)
             {
                 throw new InvalidOperationException($"no event {eventId} in the proxy's log; stderr: " + await Process.StandardError.ReadToEndAsync());
             }
 
-            await Task.Delay(20, TestContext.Current.CancellationToken);
+            await _arrived.WaitAsync(timeout.Token);
         }
     }
 

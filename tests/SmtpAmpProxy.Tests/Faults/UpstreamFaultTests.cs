@@ -49,23 +49,10 @@ public sealed class UpstreamFaultTests
         Assert.StartsWith("250 2.0.0 Ok: queued as UP", await SendAsync(proxy, "after-fault"));
         Assert.Equal(accepted + 1, upstream.Accepted.Count);
         var pool = Pool(proxy);
-        await WaitUntilAsync(() => pool.TotalCount == 1 && pool.IdleCount == 1 && upstream.OpenConnections == 1,
+        await Eventually.UntilAsync(() => pool.TotalCount == 1 && pool.IdleCount == 1 && upstream.OpenConnections == 1,
             () => $"pool back to one idle connection (total {pool.TotalCount}, idle {pool.IdleCount}, upstream holds {upstream.OpenConnections})");
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, Func<string> what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail("Timed out waiting until " + what());
-            }
-
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-    }
 
     [Fact]
     public async Task ConnectionRefused_Gets451_4_4_1_ThenServesOnceTheUpstreamListens()

@@ -112,7 +112,7 @@ public sealed class UpstreamLeaseTests
             Assert.Equal(1, pool.RentedCount);
 
             time.Advance(TimeSpan.FromSeconds(6));
-            await WaitUntilAsync(() => pool.RentedCount == 0 && pool.IdleCount == 1, () => $"rented {pool.RentedCount}, idle {pool.IdleCount}");
+            await Eventually.UntilAsync(() => pool.RentedCount == 0 && pool.IdleCount == 1, () => $"rented {pool.RentedCount}, idle {pool.IdleCount}");
             Assert.Contains("RSET", upstream.Lines);
 
             // The sender goes on as if nothing happened: the envelope is replayed with the next recipient.
@@ -260,17 +260,4 @@ public sealed class UpstreamLeaseTests
         Assert.Single(upstream.Accepted);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, Func<string> what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail("Timed out waiting until " + what());
-            }
-
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-    }
 }
