@@ -115,21 +115,30 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
         }
     }
 
+    /// <summary>
+    /// The start of every step after MAIL, under the gate: the sender is active again, so the idle hold stops
+    /// and the last fault is forgotten; a lost transaction or one in another state answers for itself.
+    /// </summary>
+    private SmtpReply? Enter(TransactionState expected, SmtpReply? outOfState = null)
+    {
+        StopIdle();
+        Fault = null;
+        if (State == TransactionState.Lost)
+        {
+            return RelayReplies.Lost;
+        }
+
+        return State == expected ? null : outOfState ?? RelayReplies.NoTransaction;
+    }
+
     public async Task<SmtpReply> RcptAsync(string forwardPath, CancellationToken ct)
     {
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            StopIdle();
-            Fault = null;
-            if (State == TransactionState.Lost)
+            if (Enter(TransactionState.EnvelopeHeld) is { } refused)
             {
-                return RelayReplies.Lost;
-            }
-
-            if (State != TransactionState.EnvelopeHeld)
-            {
-                return RelayReplies.NoTransaction;
+                return refused;
             }
 
             if (_mailRefusal is { } mailRefusal)
@@ -199,14 +208,12 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            StopIdle();
-            Fault = null;
-            if (State == TransactionState.Lost)
+            if (Enter(TransactionState.EnvelopeHeld, _mailRefusal) is { } refused)
             {
-                return RelayReplies.Lost;
+                return refused;
             }
 
-            if (State != TransactionState.EnvelopeHeld || _accepted.Count == 0)
+            if (_accepted.Count == 0)
             {
                 return _mailRefusal ?? RelayReplies.NoTransaction;
             }
@@ -240,16 +247,9 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            StopIdle();
-            Fault = null;
-            if (State == TransactionState.Lost)
+            if (Enter(TransactionState.DataPending) is { } refused)
             {
-                return RelayReplies.Lost;
-            }
-
-            if (State != TransactionState.DataPending)
-            {
-                return RelayReplies.NoTransaction;
+                return refused;
             }
 
             for (var attempt = 0; ; attempt++)
