@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -237,64 +236,27 @@ public sealed class QueueModeTests
     /// <summary>The proxy as a process whose JSON log lines are read as they come (so the pipe never fills).</summary>
     private sealed class RunningProxy : IDisposable
     {
-        private readonly Process _process;
-        private readonly BlockingCollection<JsonElement> _events = [];
-        private readonly ConcurrentDictionary<int, int> _counts = new();
-        private readonly Task _reader;
+        private readonly ProxyLogLines _logs;
 
-        private RunningProxy(Process process)
-        {
-            _process = process;
-            _reader = Task.Run(async () =>
-            {
-                while (await process.StandardOutput.ReadLineAsync() is { } line)
-                {
-                    if (line.StartsWith('{'))
-                    {
-                        var element = JsonDocument.Parse(line).RootElement.Clone();
-                        _counts.AddOrUpdate(element.GetProperty("EventId").GetInt32(), 1, (_, n) => n + 1);
-                        _events.Add(element);
-                    }
-                }
-
-                _events.CompleteAdding();
-            });
-        }
+        private RunningProxy(Process process) => _logs = ProxyLogLines.Follow(process);
 
         public static RunningProxy Start(string[] args) => new(ProxyProcess.Start(args));
 
-        public async Task<IPEndPoint> ListeningAsync()
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(60));
-            foreach (var e in _events.GetConsumingEnumerable(timeout.Token))
-            {
-                if (e.GetProperty("EventId").GetInt32() == 3000)
-                {
-                    return IPEndPoint.Parse(e.GetProperty("State").GetProperty("EndPoint").GetString()!);
-                }
-            }
+        public Task<IPEndPoint> ListeningAsync() => _logs.ListeningAsync();
 
-            throw new InvalidOperationException("the proxy exited before listening: " + await _process.StandardError.ReadToEndAsync(timeout.Token));
-        }
-
-        public Task WaitForEventsAsync(int eventId, int count) => Eventually.UntilAsync(() =>
-            _counts.GetValueOrDefault(eventId) >= count || (_process.HasExited ? throw new InvalidOperationException("the proxy exited") : false),
-            () => $"{count} events {eventId} are logged");
+        public Task WaitForEventsAsync(int eventId, int count) => _logs.EventsAsync(eventId, count);
 
         /// <summary>SIGKILL: nothing of the process runs after it.</summary>
         public void Kill()
         {
-            _process.Kill();
-            _process.WaitForExit(10_000);
+            _logs.Process.Kill();
+            _logs.Process.WaitForExit(10_000);
         }
 
         public void Dispose()
         {
-            Peers.Stop(_process);
-            _reader.Wait(TimeSpan.FromSeconds(10));
-            _process.Dispose();
-            _events.Dispose();
+            Peers.Stop(_logs.Process);
+            _logs.Process.Dispose();
         }
     }
 }
