@@ -56,7 +56,13 @@ internal sealed class RelaySessionHandler(
         }
 
         var transaction = upstream.Begin(session);
-        var reply = await transaction.MailAsync(reversePath, parameters, ct).ConfigureAwait(false);
+        SmtpReply reply;
+        using (var exchange = ProxyTracing.StartEnvelope(_activity, "mail"))
+        {
+            reply = await transaction.MailAsync(reversePath, parameters, ct).ConfigureAwait(false);
+            ProxyTracing.SetEnvelopeOutcome(exchange, reply, transaction.Fault?.Kind);
+        }
+
         if (!reply.IsPositive)
         {
             LogRefusal(transaction, 0, 0, null, reply);
@@ -77,7 +83,13 @@ internal sealed class RelaySessionHandler(
             return RelayReplies.NoTransaction;
         }
 
-        var reply = await transaction.RcptAsync(forwardPath, ct).ConfigureAwait(false);
+        SmtpReply reply;
+        using (var exchange = ProxyTracing.StartEnvelope(_activity, "rcpt"))
+        {
+            reply = await transaction.RcptAsync(forwardPath, ct).ConfigureAwait(false);
+            ProxyTracing.SetEnvelopeOutcome(exchange, reply, transaction.Fault?.Kind);
+        }
+
         if (reply.IsPositive)
         {
             _recipients.Add(forwardPath);

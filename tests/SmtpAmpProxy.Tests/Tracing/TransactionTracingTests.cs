@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OpenTelemetry.Trace;
 using SmtpAmpProxy.Metrics;
+using SmtpAmpProxy.Tests.Faults;
 using SmtpAmpProxy.Tests.Support;
 
 namespace SmtpAmpProxy.Tests.Tracing;
@@ -38,8 +39,10 @@ public sealed class TransactionTracingTests
             Assert.Equal("250", Tag(transaction, ProxyTracing.UpstreamReplyCodeTag));
 
             var children = Snapshot(exported).Where(a => a.ParentSpanId == transaction.SpanId).OrderBy(a => a.StartTimeUtc).ToList();
-            Assert.Equal([ProxyTracing.Normalize, ProxyTracing.UpstreamData], children.Select(a => a.OperationName));
+            Assert.Equal([ProxyTracing.UpstreamEnvelope, ProxyTracing.UpstreamEnvelope, ProxyTracing.Normalize, ProxyTracing.UpstreamData],
+                children.Select(a => a.OperationName));
             Assert.All(children, child => Assert.Equal(transaction.TraceId, child.TraceId));
+            children = children[2..];
             var upstream = children[1];
             Assert.Equal(ActivityKind.Client, upstream.Kind);
             Assert.Equal(queueId, Tag(upstream, ProxyTracing.UpstreamQueueIdTag));
@@ -52,7 +55,7 @@ public sealed class TransactionTracingTests
     }
 
     [Fact]
-    public async Task RejectedMessage_EndsTransactionSpanWithRejectCodeAndNoUpstreamChild()
+    public async Task RejectedMessage_EndsTransactionSpanWithRejectCodeAndNoUpstreamDataChild()
     {
         var (proxy, exported) = await StartTracedAsync();
         await using (proxy)
@@ -72,17 +75,110 @@ public sealed class TransactionTracingTests
             Assert.Equal("rejected:amp-misplaced", Tag(transaction, ProxyTracing.VerdictTag));
             Assert.Equal("554", Tag(transaction, ProxyTracing.UpstreamReplyCodeTag));
             Assert.Equal(line.Field("SessionId"), Tag(transaction, ProxyTracing.SessionIdTag));
-            Assert.Equal([ProxyTracing.Normalize], trace.Where(a => a.ParentSpanId == transaction.SpanId).Select(a => a.OperationName));
+            Assert.Equal([ProxyTracing.UpstreamEnvelope, ProxyTracing.UpstreamEnvelope, ProxyTracing.Normalize],
+                trace.Where(a => a.ParentSpanId == transaction.SpanId).OrderBy(a => a.StartTimeUtc).Select(a => a.OperationName));
         }
     }
 
-    private static async Task<(ProxyTestHost Proxy, ExportedActivities Exported)> StartTracedAsync()
+    [Fact]
+    public async Task EnvelopeCommands_EachExportsUpstreamEnvelopeChildWithStageAndReplyClass()
+    {
+        var (proxy, exported) = await StartTracedAsync();
+        await using (proxy)
+        {
+            var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
+            await using (client)
+            {
+                var reply = await client.SendMessageAsync("sender@example.com", ["one@example.net", "two@example.net"],
+                    TestMessages.DotStuff(TestMessages.PlainText("traced-envelope")));
+                Assert.StartsWith("250", reply);
+            }
+
+            var traceId = Assert.Single(proxy.Logs.WithEvent(MessageOutcome)).Scope("TraceId");
+            var trace = Snapshot(exported).Where(a => a.TraceId.ToHexString() == traceId).ToList();
+            var transaction = Assert.Single(trace, a => a.OperationName == ProxyTracing.Transaction);
+            var envelope = trace.Where(a => a.OperationName == ProxyTracing.UpstreamEnvelope).OrderBy(a => a.StartTimeUtc).ToList();
+            Assert.Equal(["mail", "rcpt", "rcpt"], envelope.Select(a => Tag(a, ProxyTracing.UpstreamStageTag)));
+            Assert.All(envelope, span =>
+            {
+                Assert.Equal(transaction.SpanId, span.ParentSpanId);
+                Assert.Equal(ActivityKind.Client, span.Kind);
+                Assert.Equal("2xx", Tag(span, ProxyTracing.UpstreamReplyClassTag));
+                Assert.Equal("250", Tag(span, ProxyTracing.UpstreamReplyCodeTag));
+                Assert.Equal(ActivityStatusCode.Unset, span.Status);
+            });
+        }
+    }
+
+    [Fact]
+    public async Task RecipientRefusedUpstream_EnvelopeChildCarries5xxClassAndTransactionGoesOn()
+    {
+        await using var upstream = ScriptedUpstream.Start();
+        var (proxy, exported) = await StartTracedAsync(SmtpUpstreamSettings(upstream));
+        await using (proxy)
+        {
+            var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
+            await using (client)
+            {
+                Assert.StartsWith("250", await client.CommandAsync("EHLO client.test"));
+                Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<sender@example.com>"));
+                Assert.StartsWith("550", await client.CommandAsync("RCPT TO:<nobody@example.net>"));
+                Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<rcpt@example.net>"));
+                Assert.StartsWith("250", await client.SendDataAsync(TestMessages.DotStuff(TestMessages.PlainText("traced-refused"))));
+            }
+
+            var traceId = Assert.Single(proxy.Logs.WithEvent(MessageOutcome)).Scope("TraceId");
+            var envelope = Snapshot(exported)
+                .Where(a => a.TraceId.ToHexString() == traceId && a.OperationName == ProxyTracing.UpstreamEnvelope)
+                .OrderBy(a => a.StartTimeUtc)
+                .Select(a => (Tag(a, ProxyTracing.UpstreamStageTag), Tag(a, ProxyTracing.UpstreamReplyCodeTag), Tag(a, ProxyTracing.UpstreamReplyClassTag)));
+
+            // MAIL is answered by the proxy once it holds a connection; MAIL goes upstream with the first RCPT.
+            Assert.Equal([("mail", "250", "2xx"), ("rcpt", "550", "5xx"), ("rcpt", "250", "2xx")], envelope);
+        }
+    }
+
+    [Fact]
+    public async Task UpstreamUnreachableAtMail_EnvelopeChildIsAnErrorNamingTheFault()
+    {
+        await using var upstream = ScriptedUpstream.Reserve();
+        var (proxy, exported) = await StartTracedAsync(SmtpUpstreamSettings(upstream));
+        await using (proxy)
+        {
+            var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
+            await using (client)
+            {
+                Assert.StartsWith("250", await client.CommandAsync("EHLO client.test"));
+                Assert.StartsWith("451", await client.CommandAsync("MAIL FROM:<sender@example.com>"));
+            }
+
+            var line = Assert.Single(proxy.Logs.WithEvent(MessageOutcome));
+            Assert.Equal("upstream-failed", line.Field("Outcome"));
+            var span = Assert.Single(Snapshot(exported),
+                a => a.TraceId.ToHexString() == line.Scope("TraceId") && a.OperationName == ProxyTracing.UpstreamEnvelope);
+            Assert.Equal("mail", Tag(span, ProxyTracing.UpstreamStageTag));
+            Assert.Equal("4xx", Tag(span, ProxyTracing.UpstreamReplyClassTag));
+            Assert.Equal(ActivityStatusCode.Error, span.Status);
+            Assert.False(string.IsNullOrEmpty(Tag(span, ProxyTracing.UpstreamFaultTag)));
+        }
+    }
+
+    private static async Task<(ProxyTestHost Proxy, ExportedActivities Exported)> StartTracedAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
         var exported = new ExportedActivities();
-        var proxy = await ProxyTestHost.StartAsync(configureServices: services =>
+        var proxy = await ProxyTestHost.StartAsync(settings, configureServices: services =>
             services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(exported)));
         return (proxy, exported);
     }
+
+    private static Dictionary<string, string> SmtpUpstreamSettings(ScriptedUpstream upstream) => new()
+    {
+        ["Proxy:Upstream:Mode"] = "Smtp",
+        ["Proxy:Upstream:Host"] = "127.0.0.1",
+        ["Proxy:Upstream:Port"] = upstream.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Proxy:Upstream:Tls"] = "None",
+        ["Proxy:Upstream:Username"] = "",
+    };
 
     private static List<Activity> Snapshot(ExportedActivities exported) => exported.Snapshot();
 
