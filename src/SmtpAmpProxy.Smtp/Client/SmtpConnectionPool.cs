@@ -27,6 +27,7 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
     private readonly ITimer _sweeper;
     private int _total;
     private int _waiting;
+    private IReadOnlySet<string>? _upstreamExtensions;
     private bool _disposed;
 
     public SmtpConnectionPool(SmtpClientOptions options, SmtpPoolOptions pool, ILoggerFactory loggerFactory, TimeProvider? time = null)
@@ -78,6 +79,12 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
 
     public int MaxConnections => _pool.MaxConnections;
 
+    /// <summary>
+    /// The EHLO keywords of the session this pool opened last (for a renter or <see cref="CheckUpstreamAsync"/>);
+    /// null until one opened. What the upstream offers, for a server that may offer only what it can pass on.
+    /// </summary>
+    public IReadOnlySet<string>? UpstreamExtensions => Volatile.Read(ref _upstreamExtensions);
+
     /// <summary>An idle healthy connection or a new one; waits while all <see cref="SmtpPoolOptions.MaxConnections"/> are rented.</summary>
     /// <exception cref="SmtpConnectionException">A new connection could not be opened.</exception>
     public async Task<SmtpConnectionLease> RentAsync(CancellationToken ct) =>
@@ -126,6 +133,7 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
                 throw;
             }
 
+            Volatile.Write(ref _upstreamExtensions, created.Extensions);
             ClientLog.PoolOpened(_logger, created.Id, TotalCount);
             return MarkRented(created);
         }
@@ -144,6 +152,7 @@ public sealed class SmtpConnectionPool : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(_options, _tls, _logger, ct).ConfigureAwait(false);
+        Volatile.Write(ref _upstreamExtensions, connection.Extensions);
         await connection.QuitAsync(ct).ConfigureAwait(false);
     }
 

@@ -19,11 +19,13 @@ internal sealed class EncodedReply
 /// <summary>The replies the server makes itself. Texts follow Postfix where it has one.</summary>
 internal sealed class SmtpReplies
 {
+    private readonly EncodedReply[] _ehlo = new EncodedReply[(int)SmtpOffers.All + 1];
+    private readonly EncodedReply[] _help = new EncodedReply[(int)SmtpOffers.All + 1];
+
     public static readonly EncodedReply Ok = new(new(250, "2.0.0", "Ok"));
     public static readonly EncodedReply DataStart = new(new(354, "", "End data with <CR><LF>.<CR><LF>"));
     public static readonly EncodedReply Bye = new(new(221, "2.0.0", "Bye"));
     public static readonly EncodedReply Vrfy = new(new(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"));
-    public static readonly EncodedReply Help = new(new(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH"));
     public static readonly EncodedReply LineTooLong = new(new(500, "5.5.2", "Line too long"));
     public static readonly EncodedReply MustStartTls = new(new(530, "5.7.0", "Must issue a STARTTLS command first"));
     public static readonly EncodedReply AuthRequired = new(new(530, "5.7.0", "Authentication required"));
@@ -34,6 +36,7 @@ internal sealed class SmtpReplies
     public static readonly EncodedReply BareLf = new(new(554, "5.5.2", "Error: bare <LF> received"));
     public static readonly EncodedReply NoValidRecipients = new(new(554, "5.5.1", "Error: no valid recipients"));
     public static readonly EncodedReply Utf8NotDeclared = new(new(553, "5.6.7", "Error: UTF-8 address needs the SMTPUTF8 parameter"));
+    public static readonly EncodedReply Utf8NotOffered = new(new(553, "5.6.7", "Error: SMTPUTF8 is not offered here; non-ASCII addresses are not permitted"));
     public static readonly EncodedReply TlsReady = new(new(220, "2.0.0", "Ready to start TLS"));
     public static readonly EncodedReply TlsActive = new(new(554, "5.5.1", "Error: TLS already active"));
     public static readonly EncodedReply TlsNotAvailable = new(new(502, "5.5.1", "Error: command not implemented"));
@@ -62,16 +65,11 @@ internal sealed class SmtpReplies
         TooManyConnections = new(new(421, "4.7.0", $"{name} Error: too many connections"));
         TooManyAuthFailures = new(new(421, "4.7.0", $"{name} Error: too many authentication failures"));
         ShuttingDown = new(new(421, "4.3.2", "Service shutting down"));
-        var extensions = new[]
+        for (var offers = 0; offers <= (int)SmtpOffers.All; offers++)
         {
-            name, "PIPELINING", $"SIZE {options.MaxMessageBytes}", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES",
-        };
-        EhloPlain = Ehlo(extensions);
-        EhloStartTls = Ehlo([.. extensions, "STARTTLS"]);
-        EhloAuth = Ehlo([.. extensions, "AUTH PLAIN LOGIN"]);
-        EhloStartTlsAuth = Ehlo([.. extensions, "STARTTLS", "AUTH PLAIN LOGIN"]);
-
-        static EncodedReply Ehlo(string[] lines) => new(new(250, "", string.Join('\n', lines)));
+            _ehlo[offers] = Ehlo(name, options.MaxMessageBytes, (SmtpOffers)offers);
+            _help[offers] = Help((SmtpOffers)offers);
+        }
     }
 
     public EncodedReply Greeting { get; }
@@ -88,19 +86,58 @@ internal sealed class SmtpReplies
 
     public EncodedReply ShuttingDown { get; }
 
-    public EncodedReply EhloPlain { get; }
+    /// <summary>The EHLO reply for what this session is offered.</summary>
+    public EncodedReply GetEhlo(SmtpOffers offers) => _ehlo[(int)offers];
 
-    public EncodedReply EhloStartTls { get; }
+    /// <summary>The HELP reply: only the commands and extensions this session is offered.</summary>
+    public EncodedReply GetHelp(SmtpOffers offers) => _help[(int)offers];
 
-    public EncodedReply EhloAuth { get; }
-
-    public EncodedReply EhloStartTlsAuth { get; }
-
-    public EncodedReply GetEhlo(bool offerStartTls, bool offerAuth) => (offerStartTls, offerAuth) switch
+    private static EncodedReply Ehlo(string name, long maxMessageBytes, SmtpOffers offers)
     {
-        (false, false) => EhloPlain,
-        (true, false) => EhloStartTls,
-        (false, true) => EhloAuth,
-        _ => EhloStartTlsAuth,
-    };
+        List<string> lines = [name, "PIPELINING", $"SIZE {maxMessageBytes}", "8BITMIME"];
+        lines.AddRange(Optional(offers, SmtpOffers.SmtpUtf8, "SMTPUTF8"));
+        lines.Add("ENHANCEDSTATUSCODES");
+        lines.AddRange(Optional(offers, SmtpOffers.StartTls, "STARTTLS"));
+        lines.AddRange(Optional(offers, SmtpOffers.Auth, "AUTH PLAIN LOGIN"));
+        return new(new(250, "", string.Join('\n', lines)));
+    }
+
+    private static EncodedReply Help(SmtpOffers offers)
+    {
+        string[] commands =
+        [
+            "EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP",
+            .. Optional(offers, SmtpOffers.StartTls, "STARTTLS"),
+            .. Optional(offers, SmtpOffers.Auth, "AUTH"),
+        ];
+        string[] extensions =
+        [
+            "PIPELINING SIZE 8BITMIME",
+            .. Optional(offers, SmtpOffers.SmtpUtf8, "SMTPUTF8"),
+            "ENHANCEDSTATUSCODES",
+            .. Optional(offers, SmtpOffers.StartTls, "STARTTLS"),
+            .. Optional(offers, SmtpOffers.Auth, "AUTH"),
+        ];
+        return new(new(214, "2.0.0", $"Commands: {string.Join(' ', commands)}\nExtensions: {string.Join(' ', extensions)}"));
+    }
+
+    private static string[] Optional(SmtpOffers offers, SmtpOffers which, string text) => (offers & which) != 0 ? [text] : [];
+}
+
+/// <summary>What a session offers beyond the extensions every session has; decided afresh at each EHLO and HELP.</summary>
+[Flags]
+internal enum SmtpOffers
+{
+    None = 0,
+
+    /// <summary>A certificate is configured, the listener allows STARTTLS, and TLS is not on yet.</summary>
+    StartTls = 1,
+
+    /// <summary>An authenticator is configured, nobody is logged in, and the connection is TLS (or plaintext AUTH is allowed).</summary>
+    Auth = 2,
+
+    /// <summary>The handler can carry it on (a relay: its upstream offers it, RFC 6531).</summary>
+    SmtpUtf8 = 4,
+
+    All = StartTls | Auth | SmtpUtf8,
 }

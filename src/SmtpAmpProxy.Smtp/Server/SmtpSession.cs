@@ -45,6 +45,7 @@ internal sealed partial class SmtpSession
 
     private bool _transactionOpen;
     private bool _transactionUtf8;
+    private bool _smtpUtf8Offered;
     private bool _recipientTried;
     private int _recipients;
 
@@ -274,7 +275,7 @@ internal sealed partial class SmtpSession
             SmtpVerb.Rset => await RsetAsync(),
             SmtpVerb.Noop => Reply(SmtpReplies.Ok, Step.Advance),
             SmtpVerb.Vrfy => Reply(SmtpReplies.Vrfy, Step.Advance),
-            SmtpVerb.Help => Reply(SmtpReplies.Help, Step.Advance),
+            SmtpVerb.Help => Reply(_replies.GetHelp(Offers()), Step.Advance),
             SmtpVerb.Quit => Reply(SmtpReplies.Bye, Step.Close),
             SmtpVerb.StartTls => await StartTlsCommandAsync(),
             SmtpVerb.Auth => await AuthAsync(command),
@@ -295,17 +296,34 @@ internal sealed partial class SmtpSession
         _info.HeloName = command.Argument;
         if (command.Verb == SmtpVerb.Helo)
         {
+            _smtpUtf8Offered = false;
             Reply(_replies.Helo);
         }
         else
         {
-            var offerStartTls = _context.TlsOptions is not null && _tlsMode != TlsMode.None && !_info.IsTls;
-            var offerAuth = _options.Authenticator is not null && _info.AuthenticatedUser is null
-                && (_info.IsTls || _options.AllowAuthWithoutTls);
-            Reply(_replies.GetEhlo(offerStartTls, offerAuth));
+            var offers = Offers();
+            _smtpUtf8Offered = (offers & SmtpOffers.SmtpUtf8) != 0;
+            Reply(_replies.GetEhlo(offers));
         }
 
         return Step.Advance;
+    }
+
+    /// <summary>What EHLO (and HELP) offer now: STARTTLS and AUTH by the session's state, SMTPUTF8 as the handler says.</summary>
+    private SmtpOffers Offers()
+    {
+        var offers = _handler!.OffersSmtpUtf8 ? SmtpOffers.SmtpUtf8 : SmtpOffers.None;
+        if (_context.TlsOptions is not null && _tlsMode != TlsMode.None && !_info.IsTls)
+        {
+            offers |= SmtpOffers.StartTls;
+        }
+
+        if (_options.Authenticator is not null && _info.AuthenticatedUser is null && (_info.IsTls || _options.AllowAuthWithoutTls))
+        {
+            offers |= SmtpOffers.Auth;
+        }
+
+        return offers;
     }
 
     private async ValueTask<Step> MailAsync(SmtpCommand command)
@@ -314,6 +332,15 @@ internal sealed partial class SmtpSession
         if (parameters.Size > _options.MaxMessageBytes)
         {
             Reply(SmtpReplies.SizeExceeded);
+            return Step.Stay;
+        }
+
+        if ((parameters.SmtpUtf8 || command.PathIsUtf8) && !_smtpUtf8Offered)
+        {
+            // RFC 6531's reply for non-ASCII addresses (553, X.6.7), once at MAIL: not a 555 for the parameter
+            // and a refused RCPT after it for every UTF-8 address. Not offered after HELO, nor where the
+            // handler (a relay: its upstream) cannot carry it on.
+            Reply(SmtpReplies.Utf8NotOffered);
             return Step.Stay;
         }
 

@@ -28,6 +28,12 @@ public sealed record MailParameters(long? Size, string? Body, bool SmtpUtf8, str
 /// <summary>One per SMTP session; disposed when the session ends.</summary>
 public interface ISmtpSessionHandler : IAsyncDisposable
 {
+    /// <summary>
+    /// May EHLO offer SMTPUTF8 (RFC 6531) now? Asked at every EHLO and HELP. A sender that uses it where the
+    /// last EHLO did not offer it gets 553 5.6.7 at MAIL. A relay answers for what comes after it.
+    /// </summary>
+    bool OffersSmtpUtf8 => true;
+
     /// <param name="reversePath">The sender, or "" for the null reverse path &lt;&gt;.</param>
     ValueTask<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct);
 

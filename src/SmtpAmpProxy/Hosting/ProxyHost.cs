@@ -166,7 +166,7 @@ internal static class ProxyHost
             }
         });
         services.AddSingleton<IUpstream>(provider =>
-            new QueueUpstream(provider.GetRequiredService<MailQueue>(), provider.GetRequiredService<SmtpUpstream>().Health));
+            new QueueUpstream(provider.GetRequiredService<MailQueue>(), provider.GetRequiredService<SmtpUpstream>()));
         services.AddSingleton<QueueService>();
         services.AddHostedService(provider => provider.GetRequiredService<QueueService>());
     }

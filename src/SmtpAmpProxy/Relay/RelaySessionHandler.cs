@@ -38,6 +38,8 @@ internal sealed class RelaySessionHandler(
     private long _started;
     private int _messages;
 
+    public bool OffersSmtpUtf8 => upstream.OffersSmtpUtf8;
+
     public async ValueTask<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct)
     {
         await EndAsync().ConfigureAwait(false);

@@ -105,6 +105,13 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
                 return refusal;
             }
 
+            if (LacksSmtpUtf8(_lease!.Connection))
+            {
+                await GiveBackAsync().ConfigureAwait(false);
+                State = TransactionState.Sent;
+                return RelayReplies.Utf8NotOffered;
+            }
+
             State = TransactionState.EnvelopeHeld;
             ArmIdle();
             return RelayReplies.MailAccepted;
@@ -159,6 +166,11 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
                     SmtpReply reply;
                     if (!_envelopeOnLease)
                     {
+                        if (LacksSmtpUtf8(connection))
+                        {
+                            return await DifferedAsync("SMTPUTF8 no longer offered").ConfigureAwait(false);
+                        }
+
                         var envelope = await connection.SendEnvelopeAsync(_sender, MailParameters(connection), Recipients(forwardPath), withData: false, ct).ConfigureAwait(false);
                         if (await CheckEnvelopeAsync(envelope) is { } ended)
                         {
@@ -274,6 +286,11 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
                         var connection = _lease!.Connection;
                         if (!_envelopeOnLease)
                         {
+                            if (LacksSmtpUtf8(connection))
+                            {
+                                return await DifferedAsync("SMTPUTF8 no longer offered").ConfigureAwait(false);
+                            }
+
                             var envelope = await connection.SendEnvelopeAsync(_sender, MailParameters(connection), [.. _accepted.Select(a => new SmtpRecipient(a))], withData: true, ct).ConfigureAwait(false);
                             if (await CheckEnvelopeAsync(envelope) is { } ended)
                             {
@@ -568,6 +585,10 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
             await lease.DiscardAsync(reason).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The sender's MAIL said SMTPUTF8 and this upstream session does not offer it: never sent without it.</summary>
+    private bool LacksSmtpUtf8(SmtpClientConnection connection) =>
+        _parameters is { SmtpUtf8: true } && !connection.Extensions.Contains("SMTPUTF8");
 
     private SmtpRecipient[] Recipients(string next)
     {

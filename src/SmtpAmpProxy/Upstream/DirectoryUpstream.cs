@@ -20,6 +20,9 @@ internal sealed class DirectoryUpstream : IUpstream
 
     public UpstreamHealth? Health => null;
 
+    /// <summary>A file holds whatever bytes it is given: there is no next hop that could lack SMTPUTF8.</summary>
+    public bool OffersSmtpUtf8 => true;
+
     public IUpstreamTransaction Begin(SmtpSessionInfo session) => new Transaction(_directory);
 
     private sealed class Transaction(string directory) : IUpstreamTransaction

@@ -10,6 +10,9 @@ internal interface IUpstream
 
     /// <summary>What readiness asks about the upstream; null for the file-drop upstream.</summary>
     UpstreamHealth? Health { get; }
+
+    /// <summary>Whether senders may be offered SMTPUTF8 (RFC 6531): only when what comes after the proxy takes it.</summary>
+    bool OffersSmtpUtf8 { get; }
 }
 
 /// <summary>

@@ -30,6 +30,14 @@ internal sealed class PoolDelivery(SmtpUpstream upstream) : IMessageDelivery
         try
         {
             SmtpClientConnection connection = lease.Connection;
+            if (RequiresSmtpUtf8(request.MailParameters) && !connection.Extensions.Contains("SMTPUTF8"))
+            {
+                // Accepted while the upstream offered it; sent without it, UTF-8 addresses or header fields would
+                // reach a server that never agreed to them (RFC 6531). A bounce, as Postfix gives.
+                between = true;
+                return DeliveryReplies.ForAll(count, Utf8NotOffered);
+            }
+
             SmtpEnvelopeReplies envelope = await connection
                 .SendEnvelopeAsync(request.Sender, Parameters(request.MailParameters, connection.Extensions), request.Recipients, withData: true, ct)
                 .ConfigureAwait(false);
@@ -68,6 +76,11 @@ internal sealed class PoolDelivery(SmtpUpstream upstream) : IMessageDelivery
             }
         }
     }
+
+    internal static readonly SmtpReply Utf8NotOffered = new(553, "5.6.7", "SMTPUTF8 is required, but the upstream does not offer it");
+
+    private static bool RequiresSmtpUtf8(string? spooled) =>
+        spooled is not null && spooled.Split(' ').Contains("SMTPUTF8", StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The spooled MAIL parameters this upstream understands (RFC 6152 BODY, RFC 6531 SMTPUTF8).</summary>
     internal static string? Parameters(string? spooled, IReadOnlySet<string> extensions)

@@ -10,10 +10,18 @@ namespace SmtpAmpProxy.Upstream;
 /// limits and syntax, ran before they get here); the AMP rules still refuse at the end of DATA before this
 /// is reached; and DATA's 250 is said only once the message and its envelope are durable.
 /// </summary>
-/// <param name="health">The SMTP upstream's health, which the delivery workers feed: readiness describes it.</param>
-internal sealed class QueueUpstream(MailQueue queue, UpstreamHealth health) : IUpstream
+/// <param name="deliveries">The SMTP upstream the delivery workers use: readiness describes its health.</param>
+internal sealed class QueueUpstream(MailQueue queue, SmtpUpstream deliveries) : IUpstream
 {
-    public UpstreamHealth? Health => health;
+    public UpstreamHealth? Health => deliveries.Health;
+
+    /// <summary>
+    /// Mail is taken before the upstream is reached, yet SMTPUTF8 is offered on Mirror mode's terms (what the
+    /// upstream's last session said), so no sender is promised what the upstream is known to lack. If it stops
+    /// offering it before a delivery, that message bounces with 5.6.7 (<see cref="PoolDelivery"/>) rather than
+    /// going out as UTF-8 to a server that never agreed to it.
+    /// </summary>
+    public bool OffersSmtpUtf8 => deliveries.OffersSmtpUtf8;
 
     public IUpstreamTransaction Begin(SmtpSessionInfo session) => new Transaction(queue);
 

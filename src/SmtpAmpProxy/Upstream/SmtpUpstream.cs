@@ -46,6 +46,14 @@ internal sealed class SmtpUpstream : IUpstream, IAsyncDisposable
 
     public UpstreamHealth Health { get; }
 
+    /// <summary>
+    /// What the upstream's last EHLO said (the pool's newest session: a rent, a delivery or readiness' probe).
+    /// Before the upstream was ever reached SMTPUTF8 is not offered: a sender told it is there would learn
+    /// otherwise only at MAIL, with a permanent 553 for mail it might have sent as ASCII; one not told keeps
+    /// to ASCII or holds its mail. The balancer's readiness probe opens a session before any sender comes.
+    /// </summary>
+    public bool OffersSmtpUtf8 => Pool.UpstreamExtensions?.Contains("SMTPUTF8") == true;
+
     public ValueTask DisposeAsync() => Pool.DisposeAsync();
 
     public IUpstreamTransaction Begin(SmtpSessionInfo session) =>

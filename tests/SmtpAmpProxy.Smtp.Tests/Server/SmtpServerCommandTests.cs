@@ -78,7 +78,7 @@ public sealed class SmtpServerCommandTests
     [InlineData("RSET", "250 2.0.0 Ok")]
     [InlineData("VRFY postmaster", "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery")]
     [InlineData("VRFY", "501 5.5.4 Syntax: VRFY address")]
-    [InlineData("HELP", "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH")]
+    [InlineData("HELP", "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\n214 2.0.0 Extensions: PIPELINING SIZE 8BITMIME SMTPUTF8 ENHANCEDSTATUSCODES")]
     [InlineData("XYZZY", "500 5.5.2 Error: command not recognized")]
     [InlineData("RSET now", "501 5.5.4 Syntax: RSET")]
     [InlineData("STARTTLS", "502 5.5.1 Error: command not implemented")]

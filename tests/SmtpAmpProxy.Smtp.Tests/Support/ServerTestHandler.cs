@@ -18,6 +18,9 @@ internal sealed class ServerTestHandlerFactory : ISmtpSessionHandlerFactory
 
     public Func<string, SmtpReply>? OnMail { get; set; }
 
+    /// <summary>What every handler says when EHLO asks whether SMTPUTF8 may be offered.</summary>
+    public bool OffersSmtpUtf8 { get; set; } = true;
+
     public Func<string, SmtpReply>? OnRcpt { get; set; }
 
     /// <summary>The answer to DATA before 354 (null goes ahead).</summary>
@@ -38,6 +41,8 @@ internal sealed class ServerTestHandlerFactory : ISmtpSessionHandlerFactory
     {
         private readonly List<string> _to = [];
         private string? _from;
+
+        public bool OffersSmtpUtf8 => owner.OffersSmtpUtf8;
 
         public ValueTask<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct)
         {

@@ -1,10 +1,10 @@
 """An upstream relay for tests, built on aiosmtpd (run with Debian's /usr/bin/python3).
 
-usage: aiosmtpd_upstream.py OUTDIR [--reject-rcpt-prefix P] [--tempfail-marker M] [--port N]
+usage: aiosmtpd_upstream.py OUTDIR [--reject-rcpt-prefix P] [--tempfail-marker M] [--port N] [--no-smtputf8]
 Listens on 127.0.0.1 on a free port (or N, for an upstream that comes back where it was) and prints "READY <port>" once serving. Each accepted
 message is written to OUTDIR/<n>.eml exactly as received (after SMTP dot-unstuffing),
 with its envelope in OUTDIR/<n>.json. Recipients starting with P get 550; a message whose
-body holds M gets 452 at the end of data. Exits when stdin closes.
+body holds M gets 452 at the end of data. --no-smtputf8: SMTPUTF8 is not offered. Exits when stdin closes.
 """
 import argparse
 import json
@@ -41,7 +41,7 @@ class Handler:
         with open(path + ".tmp", "wb") as f:
             f.write(data)
         with open(os.path.join(self.outdir, "%d.json" % n), "w") as f:
-            json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos}, f)
+            json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos, "options": envelope.mail_options}, f)
         os.rename(path + ".tmp", path)
         return "250 2.0.0 Ok: queued as AIO%d" % n
 
@@ -52,6 +52,7 @@ def main():
     parser.add_argument("--reject-rcpt-prefix", default="")
     parser.add_argument("--tempfail-marker", default="")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--no-smtputf8", action="store_true")
     args = parser.parse_args()
     handler = Handler(args.outdir, args.reject_rcpt_prefix, args.tempfail_marker)
     # aiosmtpd's Controller connects to its own port to see it serving, so it needs a real one.
@@ -62,7 +63,7 @@ def main():
         port = probe.getsockname()[1]
         probe.close()
     controller = Controller(handler, hostname="127.0.0.1", port=port, decode_data=False,
-                            server_hostname="upstream.test", enable_SMTPUTF8=True)
+                            server_hostname="upstream.test", enable_SMTPUTF8=not args.no_smtputf8)
     controller.start()
     print("READY %d" % port, flush=True)
     try:

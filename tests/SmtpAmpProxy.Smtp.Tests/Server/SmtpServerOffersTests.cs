@@ -1,0 +1,117 @@
+using SmtpAmpProxy.Smtp.Tests.Support;
+
+namespace SmtpAmpProxy.Smtp.Tests.Server;
+
+/// <summary>EHLO and HELP offer only what this session may use; a sender using SMTPUTF8 where it was not offered hears 553 5.6.7 at MAIL.</summary>
+public sealed class SmtpServerOffersTests
+{
+    private static SmtpServerOptions WithTlsAndAuth(SmtpServerOptions o) => o with
+    {
+        Certificate = ServerTestCertificate.Instance,
+        Authenticator = new ServerTestAuthenticator("alice", "s3cret"),
+    };
+
+    [Fact]
+    public async Task Ehlo_HandlerCannotCarrySmtpUtf8_NotOfferedInEhloOrHelp()
+    {
+        await using var host = await ServerTestHost.StartAsync();
+        host.Handlers.OffersSmtpUtf8 = false;
+        await using var client = await host.ConnectAsync();
+
+        Assert.Equal("250-test.local\n250-PIPELINING\n250-SIZE 20971520\n250-8BITMIME\n250 ENHANCEDSTATUSCODES", await client.CommandAsync("EHLO client.test"));
+        Assert.Equal("214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\n214 2.0.0 Extensions: PIPELINING SIZE 8BITMIME ENHANCEDSTATUSCODES",
+            await client.CommandAsync("HELP"));
+    }
+
+    [Theory]
+    [InlineData("MAIL FROM:<a@b.test> SMTPUTF8")]
+    [InlineData("MAIL FROM:<ü@b.test> SMTPUTF8")]
+    [InlineData("MAIL FROM:<ü@b.test>")]
+    public async Task Mail_Utf8WhereNotOffered_Gets553_5_6_7AndNeverReachesHandler(string line)
+    {
+        await using var host = await ServerTestHost.StartAsync();
+        host.Handlers.OffersSmtpUtf8 = false;
+        await using var client = await host.ConnectEhloAsync();
+
+        Assert.Equal("553 5.6.7 Error: SMTPUTF8 is not offered here; non-ASCII addresses are not permitted", await client.CommandAsync(line));
+        Assert.Empty(host.Handlers.Calls);
+
+        // The session goes on: an ASCII transaction is taken as usual.
+        Assert.Equal("250 2.1.0 Ok", await client.CommandAsync("MAIL FROM:<a@b.test>"));
+        Assert.Equal("553 5.6.7 Error: UTF-8 address needs the SMTPUTF8 parameter", await client.CommandAsync("RCPT TO:<δ@b.test>"));
+    }
+
+    [Fact]
+    public async Task Mail_SmtpUtf8AfterHelo_Gets553_5_6_7()
+    {
+        await using var host = await ServerTestHost.StartAsync();
+        await using var client = await host.ConnectAsync();
+        Assert.StartsWith("250", await client.CommandAsync("HELO client.test"));
+
+        Assert.StartsWith("553 5.6.7", await client.CommandAsync("MAIL FROM:<a@b.test> SMTPUTF8"));
+        Assert.Empty(host.Handlers.Calls);
+    }
+
+    [Fact]
+    public async Task Ehlo_OfferWithdrawnBetweenEhlos_EachEhloSaysWhatItsMailGets()
+    {
+        await using var host = await ServerTestHost.StartAsync();
+        await using var client = await host.ConnectAsync();
+
+        Assert.Contains("250-SMTPUTF8", await client.CommandAsync("EHLO client.test"));
+        host.Handlers.OffersSmtpUtf8 = false;
+
+        // What the last EHLO offered holds until the next EHLO, whatever the handler says meanwhile.
+        Assert.Equal("250 2.1.0 Ok", await client.CommandAsync("MAIL FROM:<ü@b.test> SMTPUTF8"));
+        Assert.DoesNotContain("SMTPUTF8", await client.CommandAsync("EHLO client.test"));
+        Assert.StartsWith("553 5.6.7", await client.CommandAsync("MAIL FROM:<ü@b.test> SMTPUTF8"));
+    }
+
+    [Fact]
+    public async Task Help_CertificateAndAuthenticatorBeforeTls_ListsStartTlsNotAuth()
+    {
+        await using var host = await ServerTestHost.StartAsync(WithTlsAndAuth);
+        await using var client = await host.ConnectEhloAsync();
+
+        Assert.Equal(
+            "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS\n" +
+            "214 2.0.0 Extensions: PIPELINING SIZE 8BITMIME SMTPUTF8 ENHANCEDSTATUSCODES STARTTLS",
+            await client.CommandAsync("HELP"));
+    }
+
+    [Fact]
+    public async Task Help_AfterTls_ListsAuthNotStartTls_AndAfterLoginNeither()
+    {
+        await using var host = await ServerTestHost.StartAsync(WithTlsAndAuth);
+        await using var client = await host.ConnectEhloAsync();
+        Assert.StartsWith("220", await client.CommandAsync("STARTTLS"));
+        await client.StartTlsAsync();
+        Assert.StartsWith("250", await client.CommandAsync("EHLO client.test"));
+
+        Assert.Equal(
+            "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH\n" +
+            "214 2.0.0 Extensions: PIPELINING SIZE 8BITMIME SMTPUTF8 ENHANCEDSTATUSCODES AUTH",
+            await client.CommandAsync("HELP"));
+
+        Assert.StartsWith("235", await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String("\0alice\0s3cret"u8)));
+        Assert.Equal(
+            "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\n" +
+            "214 2.0.0 Extensions: PIPELINING SIZE 8BITMIME SMTPUTF8 ENHANCEDSTATUSCODES",
+            await client.CommandAsync("HELP"));
+    }
+
+    [Fact]
+    public async Task Help_PlaintextAuthAllowedWithoutCertificate_ListsAuthNotStartTls()
+    {
+        await using var host = await ServerTestHost.StartAsync(o => o with
+        {
+            Authenticator = new ServerTestAuthenticator("alice", "s3cret"),
+            AllowAuthWithoutTls = true,
+        });
+        await using var client = await host.ConnectEhloAsync();
+
+        var help = await client.CommandAsync("HELP");
+        Assert.Contains("HELP AUTH\n", help);
+        Assert.DoesNotContain("STARTTLS", help);
+    }
+}
