@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace SmtpAmpProxy.Smtp.Server;
@@ -29,9 +30,7 @@ internal sealed partial class SmtpSession
             return Step.Close;
         }
 
-        // The whole exchange has one deadline: a client answering each challenge just inside the command timeout
-        // must not hold the session (and a password check slot) for a multiple of it.
-        var deadline = DeadlineAfter(_options.AuthTimeout);
+        _timeouts.StartAuthExchange();
 
         var mechanism = command.Argument!;
         string? user;
@@ -42,7 +41,7 @@ internal sealed partial class SmtpSession
             if (response is null)
             {
                 Reply(SmtpReplies.AuthEmptyChallenge);
-                var (outcome, line) = await ReadAuthLineAsync(deadline);
+                var (outcome, line) = await ReadAuthLineAsync();
                 if (line is null)
                 {
                     await EndAfterReadAsync(outcome);
@@ -70,7 +69,7 @@ internal sealed partial class SmtpSession
             if (userResponse is null)
             {
                 Reply(SmtpReplies.AuthUsername);
-                var (outcome, line) = await ReadAuthLineAsync(deadline);
+                var (outcome, line) = await ReadAuthLineAsync();
                 if (line is null)
                 {
                     await EndAfterReadAsync(outcome);
@@ -94,7 +93,7 @@ internal sealed partial class SmtpSession
             }
 
             Reply(SmtpReplies.AuthPassword);
-            var (passwordOutcome, passwordLine) = await ReadAuthLineAsync(deadline);
+            var (passwordOutcome, passwordLine) = await ReadAuthLineAsync();
             if (passwordLine is null)
             {
                 await EndAfterReadAsync(passwordOutcome);
@@ -169,6 +168,70 @@ internal sealed partial class SmtpSession
         ServerLog.AuthSucceeded(_context.Logger, _info.SessionId, _info.RemoteEndPoint, authenticated, mechanism);
         Reply(SmtpReplies.AuthOk);
         return Step.Advance;
+    }
+
+    /// <summary>
+    /// Reads one AUTH response line (RFC 4954 4), by the deadline of the whole AUTH exchange and within the command
+    /// timeout. Null line: the read failed with the outcome given.
+    /// </summary>
+    private async ValueTask<(ReadOutcome Outcome, string? Line)> ReadAuthLineAsync()
+    {
+        _timeouts.StartAuthLine();
+        while (true)
+        {
+            await _transport.FlushAsync();
+            var (outcome, result) = await _transport.ReadAsync(_timeouts.NextReadTimeout(), IsIdle);
+            if (outcome != ReadOutcome.Data)
+            {
+                if (outcome == ReadOutcome.TimedOut && _timeouts.Limit == SessionTimeout.Auth)
+                {
+                    ServerLog.DeadlinePassed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, "AUTH", _options.AuthTimeout.TotalSeconds);
+                }
+
+                return (outcome, null);
+            }
+
+            var buffer = result.Buffer;
+            var reader = new SequenceReader<byte>(buffer);
+            if (reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
+            {
+                var text = line.Length < _options.MaxCommandLineBytes ? GetAsciiLine(line) : null;
+                _transport.Take(buffer, reader.Position);
+                return (ReadOutcome.Data, text ?? string.Empty);
+            }
+
+            if (buffer.Length >= _options.MaxCommandLineBytes)
+            {
+                _transport.Take(buffer, buffer.End);
+                _discardingLine = true;
+                return (ReadOutcome.Data, string.Empty);
+            }
+
+            _transport.NeedMore(buffer, buffer.Start);
+            if (result.IsCompleted)
+            {
+                return (ReadOutcome.Closed, null);
+            }
+        }
+    }
+
+    private static string? GetAsciiLine(in ReadOnlySequence<byte> line)
+    {
+        var bytes = line.ToArray().AsSpan();
+        if (bytes.Length > 0 && bytes[^1] == (byte)'\r')
+        {
+            bytes = bytes[..^1];
+        }
+
+        foreach (var b in bytes)
+        {
+            if (b is < 0x21 or > 0x7E)
+            {
+                return null;
+            }
+        }
+
+        return Encoding.ASCII.GetString(bytes);
     }
 
     /// <summary>

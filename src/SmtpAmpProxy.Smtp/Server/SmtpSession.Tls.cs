@@ -1,8 +1,3 @@
-using System.ComponentModel;
-using System.IO.Pipelines;
-using System.Net.Security;
-using System.Security.Authentication;
-
 namespace SmtpAmpProxy.Smtp.Server;
 
 internal sealed partial class SmtpSession
@@ -22,18 +17,14 @@ internal sealed partial class SmtpSession
         }
 
         Reply(SmtpReplies.TlsReady);
-        await FlushAsync();
+        await _transport.FlushAsync();
 
-        // CVE-2011-0411: anything the client sent after STARTTLS arrived in plaintext and may have been
-        // injected by a man in the middle; completing the reader throws every buffered byte away.
-        if (_bufferedAfterCommand > 0)
+        if (_transport.BufferedAfterCommand > 0)
         {
-            ServerLog.PlaintextAfterStartTls(_context.Logger, _info.SessionId, _info.RemoteEndPoint, _bufferedAfterCommand);
+            ServerLog.PlaintextAfterStartTls(_context.Logger, _info.SessionId, _info.RemoteEndPoint, _transport.BufferedAfterCommand);
         }
 
-        await _input.CompleteAsync();
-        await _output.CompleteAsync();
-        _bufferedAfterCommand = 0;
+        await _transport.DiscardPlaintextAsync();
 
         // RFC 3207 4.2: the client must start over with EHLO; nothing learnt in plaintext survives.
         await AbandonTransactionAsync();
@@ -50,47 +41,15 @@ internal sealed partial class SmtpSession
             return false;
         }
 
-        var tls = new SslStream(_transport, leaveInnerStreamOpen: true);
-        _timeout.CancelAfter(_options.CommandTimeout);
-        string? failure = null;
-        try
+        var (tls, failure) = await _transport.StartTlsAsync(_context.TlsOptions);
+        if (tls is null)
         {
-            await tls.AuthenticateAsServerAsync(_context.TlsOptions, _timeout.Token);
-        }
-        catch (OperationCanceledException) when (_timeout.IsCancellationRequested)
-        {
-            failure = "timeout";
-        }
-        catch (AuthenticationException ex)
-        {
-            failure = ex.InnerException?.Message ?? ex.Message;
-        }
-        catch (Exception ex) when (ex is IOException or Win32Exception or ObjectDisposedException)
-        {
-            failure = ex.Message;
-        }
-        finally
-        {
-            DisarmTimeout();
-        }
-
-        if (failure is not null)
-        {
-            ServerLog.TlsHandshakeFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, failure);
-            await tls.DisposeAsync();
+            ServerLog.TlsHandshakeFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, failure!);
             return false;
         }
 
-        _stream = tls;
-        _input = PipeReader.Create(tls, ReaderOptions);
-        _output = PipeWriter.Create(tls, WriterOptions);
         _info.IsTls = true;
         ServerLog.TlsEstablished(_context.Logger, _info.SessionId, _info.RemoteEndPoint, tls.SslProtocol.ToString(), tls.NegotiatedCipherSuite.ToString());
-        if (_stopping)
-        {
-            CancelRead();
-        }
-
         return true;
     }
 }
