@@ -39,12 +39,14 @@ public sealed class ClientTlsTests
         };
 
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(options, Ct);
-        RelayedReplies replies = await connection.SendMessageAsync("a@x", null, [new("b@x")], [Encoding.ASCII.GetBytes("hi\r\n")], Ct);
+        SmtpEnvelopeReplies envelope = await connection.SendEnvelopeAsync("a@x", null, [new("b@x")], withData: true, Ct);
+        SmtpReply final = await connection.SendContentAsync([Encoding.ASCII.GetBytes("hi\r\n")], Ct);
 
         Assert.True(connection.IsTls);
         Assert.Contains("AUTH", connection.Extensions);
         Assert.DoesNotContain("STARTTLS", connection.Extensions);
-        Assert.Equal(250, replies.Data?.Code);
+        Assert.Equal(354, envelope.Data?.Code);
+        Assert.Equal(250, final.Code);
         Assert.Single(afterTls);
     }
 

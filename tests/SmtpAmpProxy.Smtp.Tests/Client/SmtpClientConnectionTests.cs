@@ -26,7 +26,7 @@ public sealed class SmtpClientConnectionTests
     [Fact]
     public async Task Connect_NothingListening_ThrowsConnectFailure()
     {
-        int port = PeersProcess.FreePort();
+        int port = ClientScriptedServer.FreePort();
         var options = new SmtpClientOptions { Host = "127.0.0.1", Port = port, Tls = TlsMode.None };
 
         var e = await Assert.ThrowsAsync<SmtpConnectionException>(() => SmtpClientConnection.ConnectAsync(options, Ct));
@@ -583,11 +583,12 @@ public sealed class SmtpClientConnectionTests
             await s.AcceptAllAsync(messages);
         });
         await using SmtpClientConnection connection = await SmtpClientConnection.ConnectAsync(server.Options(), Ct);
-        await connection.SendMessageAsync("a@x", null, [new("b@x")], Content("one\r\n"), Ct);
+        Assert.Equal(354, (await connection.SendEnvelopeAsync("a@x", null, [new("b@x")], withData: true, Ct)).Data?.Code);
+        Assert.Equal(250, (await connection.SendContentAsync(Content("one\r\n"), Ct)).Code);
         await server.WaitForSessionsAsync();
 
         // Reconnecting is the pool's job, in its rent path; replaying the envelope is the relay's.
-        await Assert.ThrowsAsync<SmtpConnectionException>(() => connection.SendMessageAsync("a@x", null, [new("b@x")], Content("two\r\n"), Ct));
+        await Assert.ThrowsAsync<SmtpConnectionException>(() => connection.SendEnvelopeAsync("a@x", null, [new("b@x")], withData: true, Ct));
 
         Assert.Equal(1, server.Accepted);
         Assert.Equal(["one\r\n.\r\n"], messages.Select(m => Encoding.ASCII.GetString(m)));

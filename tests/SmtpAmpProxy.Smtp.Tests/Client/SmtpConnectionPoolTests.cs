@@ -56,8 +56,8 @@ public sealed class SmtpConnectionPoolTests
 
     private static async Task SendOneAsync(SmtpConnectionLease lease)
     {
-        RelayedReplies replies = await lease.Connection.SendMessageAsync("a@example.com", null, [new("b@example.com")], Message, Ct);
-        Assert.Equal(250, replies.Data?.Code);
+        Assert.Equal(354, (await lease.Connection.SendEnvelopeAsync("a@example.com", null, [new("b@example.com")], withData: true, Ct)).Data?.Code);
+        Assert.Equal(250, (await lease.Connection.SendContentAsync(Message, Ct)).Code);
     }
 
     [Fact]

@@ -30,6 +30,29 @@ public sealed class SmtpServerTlsAuthTests
     }
 
     [Fact]
+    public async Task Help_BeforeTls_ListsStartTlsNotAuth()
+    {
+        await using var host = await ServerTestHost.StartAsync(WithTls);
+        await using var client = await host.ConnectEhloAsync();
+        Assert.Equal(HelpListing(" STARTTLS"), await client.CommandAsync("HELP"));
+    }
+
+    [Fact]
+    public async Task Help_AfterTls_ListsAuthNotStartTls_AndAfterLoginNeither()
+    {
+        await using var host = await ServerTestHost.StartAsync(WithTls);
+        await using var client = await TlsEhloAsync(host);
+        Assert.Equal(HelpListing(" AUTH"), await client.CommandAsync("HELP"));
+        Assert.StartsWith("235", await client.CommandAsync("AUTH PLAIN " + Plain("", "alice", "s3cret")));
+        Assert.Equal(HelpListing(""), await client.CommandAsync("HELP"));
+    }
+
+    /// <summary>HELP's reply: the command and the extension named by <paramref name="offered"/> on both lines, or neither.</summary>
+    private static string HelpListing(string offered) =>
+        $"214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP{offered}\n" +
+        $"214 2.0.0 Extensions: PIPELINING SIZE 8BITMIME SMTPUTF8 ENHANCEDSTATUSCODES{offered}";
+
+    [Fact]
     public async Task StartTls_PlaintextSentAfterCommand_IsDiscarded()
     {
         await using var host = await ServerTestHost.StartAsync(WithTls);

@@ -33,6 +33,16 @@ internal sealed class ClientScriptedServer : IAsyncDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
+    /// <summary>A port free right now on 127.0.0.1 (bound to port 0, then released): a connection to it is refused.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     public int Accepted { get; private set; }
 
     public List<Exception> Errors { get; } = [];

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Security;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using MailKit.Net.Smtp;
 using MailKit.Security;
@@ -26,19 +25,7 @@ public sealed class DotNetSenderTests : IDisposable
     private readonly TempDirectory _certs = new();
     private readonly X509Certificate2 _certificate;
 
-    public DotNetSenderTests()
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        _certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
-        File.WriteAllText(_certs.File("tls.crt"), _certificate.ExportCertificatePem());
-        File.WriteAllText(_certs.File("tls.key"), key.ExportPkcs8PrivateKeyPem());
-    }
+    public DotNetSenderTests() => _certificate = TestCertificate.WriteSelfSigned(_certs.File("tls.crt"), _certs.File("tls.key"));
 
     public void Dispose()
     {

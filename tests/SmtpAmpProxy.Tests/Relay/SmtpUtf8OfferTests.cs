@@ -11,8 +11,24 @@ namespace SmtpAmpProxy.Tests.Relay;
 /// </summary>
 public sealed class SmtpUtf8OfferTests
 {
-    private static Task<ProxyTestHost> StartProxyAsync(ScriptedUpstream upstream) =>
-        ProxyTestHost.StartAsync(ProxyTestHost.SmtpUpstreamSettings(upstream.Port, ("Proxy:Http:Endpoint", "127.0.0.1:0")));
+    private static ScriptedUpstream StartUpstream(bool offersSmtpUtf8)
+    {
+        var upstream = ScriptedUpstream.Start();
+        upstream.ExtraExtensions = offersSmtpUtf8 ? ["SMTPUTF8"] : [];
+        return upstream;
+    }
+
+    /// <param name="reach">Let the proxy reach the upstream once before the test's sender comes.</param>
+    private static async Task<ProxyTestHost> StartProxyAsync(ScriptedUpstream upstream, bool reach = true, params (string Key, string Value)[] extra)
+    {
+        var proxy = await ProxyTestHost.StartAsync(ProxyTestHost.SmtpUpstreamSettings(upstream.Port, [("Proxy:Http:Endpoint", "127.0.0.1:0"), .. extra]));
+        if (reach)
+        {
+            await ReachUpstreamAsync(proxy);
+        }
+
+        return proxy;
+    }
 
     /// <summary>Readiness opens a session of its own, as the balancer's probe does before any sender comes.</summary>
     private static async Task ReachUpstreamAsync(ProxyTestHost proxy) =>
@@ -21,9 +37,8 @@ public sealed class SmtpUtf8OfferTests
     [Fact]
     public async Task Ehlo_UpstreamNotReachedYet_NotOffered_OfferedOnceASessionSawIt()
     {
-        await using var upstream = ScriptedUpstream.Start();
-        upstream.ExtraExtensions = ["SMTPUTF8"];
-        await using var proxy = await StartProxyAsync(upstream);
+        await using var upstream = StartUpstream(offersSmtpUtf8: true);
+        await using var proxy = await StartProxyAsync(upstream, reach: false);
 
         var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
         await using (client)
@@ -37,10 +52,8 @@ public sealed class SmtpUtf8OfferTests
     [Fact]
     public async Task Mail_SmtpUtf8_UpstreamOffersIt_PassedUpstreamAndRelayed()
     {
-        await using var upstream = ScriptedUpstream.Start();
-        upstream.ExtraExtensions = ["SMTPUTF8"];
+        await using var upstream = StartUpstream(offersSmtpUtf8: true);
         await using var proxy = await StartProxyAsync(upstream);
-        await ReachUpstreamAsync(proxy);
 
         var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
         await using (client)
@@ -61,9 +74,8 @@ public sealed class SmtpUtf8OfferTests
     [InlineData("MAIL FROM:<søren@example.com>")]
     public async Task Mail_Utf8_UpstreamLacksSmtpUtf8_NotOffered553AtMailNothingUpstream(string mail)
     {
-        await using var upstream = ScriptedUpstream.Start();
+        await using var upstream = StartUpstream(offersSmtpUtf8: false);
         await using var proxy = await StartProxyAsync(upstream);
-        await ReachUpstreamAsync(proxy);
         var before = upstream.Lines.Count;
 
         var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
@@ -84,10 +96,8 @@ public sealed class SmtpUtf8OfferTests
     [Fact]
     public async Task Mail_OfferedButTheUpstreamStoppedOfferingIt_553AtMail_NextEhloNoLongerOffers()
     {
-        await using var upstream = ScriptedUpstream.Start();
-        upstream.ExtraExtensions = ["SMTPUTF8"];
+        await using var upstream = StartUpstream(offersSmtpUtf8: true);
         await using var proxy = await StartProxyAsync(upstream);
-        await ReachUpstreamAsync(proxy);
 
         var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
         await using (client)
@@ -107,12 +117,9 @@ public sealed class SmtpUtf8OfferTests
     [Fact]
     public async Task QueueMode_UpstreamStoppedOfferingBeforeDelivery_MessageBouncesWith5_6_7NeverSentWithoutIt()
     {
-        await using var upstream = ScriptedUpstream.Start();
-        upstream.ExtraExtensions = ["SMTPUTF8"];
+        await using var upstream = StartUpstream(offersSmtpUtf8: true);
         using var spool = new TempDirectory();
-        await using var proxy = await ProxyTestHost.StartAsync(ProxyTestHost.SmtpUpstreamSettings(upstream.Port,
-            ("Proxy:Http:Endpoint", "127.0.0.1:0"), ("Proxy:Relay:Mode", "Queue"), ("Proxy:Queue:Directory", spool.Path)));
-        await ReachUpstreamAsync(proxy);
+        await using var proxy = await StartProxyAsync(upstream, reach: true, ("Proxy:Relay:Mode", "Queue"), ("Proxy:Queue:Directory", spool.Path));
 
         var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
         await using (client)

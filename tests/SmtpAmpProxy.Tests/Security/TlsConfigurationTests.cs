@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.DependencyInjection;
 using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Tests.Support;
@@ -41,19 +39,7 @@ public sealed class TlsConfigurationTests : IDisposable
 
     private readonly TempDirectory _certs = new();
 
-    public TlsConfigurationTests()
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
-        File.WriteAllText(CertificatePath, certificate.ExportCertificatePem());
-        File.WriteAllText(KeyPath, key.ExportPkcs8PrivateKeyPem());
-    }
+    public TlsConfigurationTests() => TestCertificate.WriteSelfSigned(CertificatePath, KeyPath).Dispose();
 
     private string CertificatePath => _certs.File("tls.crt");
 

@@ -33,7 +33,10 @@ internal sealed class SmtpSinkUpstream : IDisposable
     /// Messages that reached the sink, across every restart: dump files holding message content (smtp-sink
     /// also dumps transactions that ended before DATA, with the envelope only).
     /// </summary>
-    public int MessageCount => Directory.GetFiles(_dumps.Path).Count(HoldsMessage);
+    public int MessageCount => MessageFiles().Length;
+
+    /// <summary>The dump files that hold message content, in name order.</summary>
+    public string[] MessageFiles() => [.. Directory.GetFiles(_dumps.Path).Where(HoldsMessage).Order(StringComparer.Ordinal)];
 
     /// <summary>smtp-sink removes the dump of a transaction it refused, so a listed file may be gone when read.</summary>
     private static bool HoldsMessage(string file)
