@@ -274,6 +274,12 @@ internal sealed class RelaySessionHandler(
         {
             LogOutcome("deferred", recipients, size, messageId, "none", null, reply.EnhancedCode == "4.7.1" ? "client-share" : "pool-busy", reply);
         }
+        else if (reply == RelayReplies.Utf8NotOffered)
+        {
+            // SMTPUTF8 was offered at EHLO and the upstream session taken at MAIL no longer offers it: the one
+            // trace an operator gets of an upstream that changed under the proxy.
+            LogOutcome("rejected", recipients, size, messageId, "none", null, "smtputf8", reply);
+        }
     }
 
     private void LogOutcome(string outcome, int recipients, long size, string? messageId, string verdict, string? actions, string? code, SmtpReply reply)

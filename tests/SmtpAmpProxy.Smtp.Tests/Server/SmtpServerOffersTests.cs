@@ -36,6 +36,23 @@ public sealed class SmtpServerOffersTests
     }
 
     [Fact]
+    public async Task Mail_Utf8WhereNotOffered_PipelinedWithRcptAndData_OneRefusalEachAndNoBodyRead()
+    {
+        await using var host = await ServerTestHost.StartAsync();
+        host.Handlers.OffersSmtpUtf8 = false;
+        await using var client = await host.ConnectEhloAsync();
+
+        // RFC 2920: a pipelining client sends the body only after a 354, so the refused DATA ends the group.
+        await client.SendAsync("MAIL FROM:<ü@b.test> SMTPUTF8\r\nRCPT TO:<δ@b.test>\r\nDATA\r\n");
+
+        Assert.StartsWith("553 5.6.7 ", await client.ReadReplyAsync());
+        Assert.StartsWith("503 ", await client.ReadReplyAsync());
+        Assert.StartsWith("503 ", await client.ReadReplyAsync());
+        Assert.Equal("250 2.0.0 Ok", await client.CommandAsync("NOOP"));
+        Assert.Empty(host.Handlers.Calls);
+    }
+
+    [Fact]
     public async Task Mail_SmtpUtf8AfterHelo_Gets553_5_6_7()
     {
         await using var host = await ServerTestHost.StartAsync();

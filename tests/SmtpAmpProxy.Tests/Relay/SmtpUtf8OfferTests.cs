@@ -112,6 +112,8 @@ public sealed class SmtpUtf8OfferTests
         }
 
         Assert.DoesNotContain(upstream.Lines, l => l.StartsWith("MAIL", StringComparison.Ordinal));
+        var outcome = Assert.Single(proxy.Logs.WithEvent(3100));
+        Assert.Equal(("rejected", "smtputf8"), (outcome.Field("Outcome"), outcome.Field("Code")));
     }
 
     [Fact]
