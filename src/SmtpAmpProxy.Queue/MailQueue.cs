@@ -198,7 +198,7 @@ internal sealed class MailQueue : IDisposable
             _messages.Remove(id);
         }
 
-        await _spool.RemoveAsync(id).ConfigureAwait(false);
+        await _spool.RemoveAsync(id, durable: true).ConfigureAwait(false);
         QueueLog.Removed(_logger, id, "deleted by the operator");
         return true;
     }
@@ -310,7 +310,7 @@ internal sealed class MailQueue : IDisposable
 
             if (deleted && keep)
             {
-                await _spool.RemoveAsync(message.Id).ConfigureAwait(false);
+                await _spool.RemoveAsync(message.Id, durable: true).ConfigureAwait(false);
                 QueueLog.Removed(_logger, message.Id, "deleted by the operator");
             }
         }
@@ -357,7 +357,7 @@ internal sealed class MailQueue : IDisposable
             return true;
         }
 
-        await _spool.RemoveAsync(message.Id).ConfigureAwait(false);
+        await _spool.RemoveAsync(message.Id, durable: false).ConfigureAwait(false);
         bool anyFailed = message.Recipients.Any(r => r.Status == RecipientStatus.Failed);
         QueueLog.Removed(_logger, message.Id, anyFailed ? "delivery ended with failed recipients" : "delivered");
         return false;

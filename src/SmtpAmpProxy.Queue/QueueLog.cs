@@ -24,6 +24,15 @@ internal static partial class QueueLog
     [LoggerMessage(4004, LogLevel.Information, "Queued {QueueId}: {Recipients} recipients, {Size} bytes")]
     public static partial void Queued(ILogger logger, string queueId, int recipients, long size);
 
+    [LoggerMessage(4005, LogLevel.Warning, "Spool: cut {Bytes} bytes off the end of {Path}, written only in part before a stop")]
+    public static partial void IntakeTailCut(ILogger logger, string path, long bytes);
+
+    [LoggerMessage(4006, LogLevel.Error, "Spool: intake log {Path} not written: {Reason}")]
+    public static partial void IntakeWriteFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(4007, LogLevel.Error, "Spool: record at {Offset} of {Path} is whole but its state unreadable; skipped")]
+    public static partial void IntakeRecordUnreadable(ILogger logger, string path, long offset);
+
     [LoggerMessage(4100, LogLevel.Information,
         "Delivery {QueueId} attempt {Attempt}: {Delivered} delivered, {Deferred} deferred, {Failed} failed; {Outcomes}")]
     public static partial void DeliveryAttempt(ILogger logger, string queueId, int attempt, int delivered, int deferred, int failed, string outcomes);

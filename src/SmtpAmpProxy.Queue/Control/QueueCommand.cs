@@ -74,11 +74,9 @@ internal static class QueueCommand
         }
 
         await output.WriteLineAsync(JsonSerializer.Serialize(message, SpoolJson.Default.QueuedMessage)).ConfigureAwait(false);
-        string content = Path.Combine(directory, "queue", id + ".eml");
-        if (File.Exists(content))
+        if (MessageSpool.ReadContentOffline(directory, id) is { } bytes)
         {
             // The header block only: enough to tell which message it is, without dumping a large body.
-            byte[] bytes = await File.ReadAllBytesAsync(content).ConfigureAwait(false);
             await output.WriteLineAsync().ConfigureAwait(false);
             await output.WriteLineAsync(Encoding.UTF8.GetString(DeliveryStatusNotification.HeaderBlock(bytes))).ConfigureAwait(false);
         }

@@ -40,6 +40,34 @@ internal static partial class Fsync
         }
     }
 
+    /// <summary>
+    /// Flushes a file's data and what is needed to read it back (its size), not its times: fdatasync(2). For an
+    /// appended file that is all a restart needs, and one journal commit less than <see cref="File"/>.
+    /// </summary>
+    public static void Data(SafeFileHandle handle)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        if (!OperatingSystem.IsLinux())
+        {
+            File(handle);
+            return;
+        }
+
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            Check(SysFdatasync((int)handle.DangerousGetHandle()), "fdatasync");
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>Makes the entries of <paramref name="path"/> (renames, unlinks) durable. Windows journals them itself.</summary>
     public static void Directory(string path)
     {
@@ -60,6 +88,43 @@ internal static partial class Fsync
         }
     }
 
+    /// <summary>Whether <see cref="FileSystem"/> is available (Linux: syncfs(2) reports write-back errors since 5.8).</summary>
+    public static bool CanSyncFileSystem { get; } = OperatingSystem.IsLinux() && Environment.OSVersion.Version >= new Version(5, 8);
+
+    /// <summary>
+    /// Opens <paramref name="path"/> for <see cref="FileSystem"/>. Keep it open: syncfs(2) reports a write-back
+    /// error that happened since this descriptor was opened or last synced, so a descriptor opened per call
+    /// could miss one that happened between the writes and the open.
+    /// </summary>
+    public static SafeFileHandle OpenFileSystem(string path)
+    {
+        int fd = SysOpen(path, ReadOnly | CloseOnExec);
+        Check(fd, "open");
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>
+    /// Flushes every file, rename and unlink of the file system <paramref name="handle"/> is on: what an fsync of
+    /// each written file and of its folder does, with one flush of the device's cache instead of one per file.
+    /// </summary>
+    public static void FileSystem(SafeFileHandle handle)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            Check(SysSyncFs((int)handle.DangerousGetHandle()), "syncfs");
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
     private static void Check(int result, string call)
     {
         if (result < 0)
@@ -74,6 +139,12 @@ internal static partial class Fsync
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int SysFsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    private static partial int SysFdatasync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
+    private static partial int SysSyncFs(int fd);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int SysClose(int fd);

@@ -15,12 +15,14 @@ internal sealed class GroupCommit : IDisposable
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _pending = new(0);
     private readonly Thread _thread;
+    private readonly SafeFileHandle? _fileSystem;
     private List<Request> _waiting = [];
     private bool _disposed;
 
     public GroupCommit(string directory)
     {
         _directory = directory;
+        _fileSystem = Fsync.CanSyncFileSystem ? Fsync.OpenFileSystem(directory) : null;
         _thread = new Thread(Run) { IsBackground = true, Name = "spool fsync" };
         _thread.Start();
     }
@@ -49,6 +51,7 @@ internal sealed class GroupCommit : IDisposable
         _pending.Release();
         _thread.Join();
         _pending.Dispose();
+        _fileSystem?.Dispose();
     }
 
     private Task Enqueue(Request request)
@@ -87,6 +90,16 @@ internal sealed class GroupCommit : IDisposable
             }
 
             Batches++;
+            int files = batch.Sum(r => r.Files.Length);
+            if (files > 1 && _fileSystem is not null)
+            {
+                // One syncfs(2) for the batch: the device's cache is flushed once for every file, rename and
+                // unlink in it, where an fsync per file pays that flush each time (on this project's 2-core
+                // machine 50 files took 5.5 ms so against 28 ms; bench/relay.sh "queue").
+                Complete(batch, _fileSystem);
+                continue;
+            }
+
             Exception? directoryFailure = null;
             if (batch.Any(r => r.Directory))
             {
@@ -120,6 +133,31 @@ internal sealed class GroupCommit : IDisposable
                 {
                     request.Done.SetException(e);
                 }
+            }
+        }
+    }
+
+    private static void Complete(List<Request> batch, SafeFileHandle fileSystem)
+    {
+        Exception? failure = null;
+        try
+        {
+            Fsync.FileSystem(fileSystem);
+        }
+        catch (IOException e)
+        {
+            failure = e;
+        }
+
+        foreach (Request request in batch)
+        {
+            if (failure is null)
+            {
+                request.Done.SetResult();
+            }
+            else
+            {
+                request.Done.SetException(failure);
             }
         }
     }

@@ -5,11 +5,13 @@ using Microsoft.Win32.SafeHandles;
 namespace SmtpAmpProxy.Queue.Spool;
 
 /// <summary>
-/// The durable part of the queue: per message a content file (<c>ID.eml</c>) and an envelope and
-/// state file (<c>ID.json</c>) in <c>queue/</c>. Both are written in <c>tmp/</c>, fsync'ed, renamed
-/// into <c>queue/</c> content first, and the folder is fsync'ed; the state file's presence is the
-/// commit point, so a crash at any step leaves either a whole message or debris that
-/// <see cref="Open"/> removes. State updates replace the state file by the same write-sync-rename.
+/// The durable part of the queue. A new message is appended to the <see cref="IntakeLog"/> (one flush for
+/// every message accepted at the same moment) and leaves it after its first attempt. One that must wait
+/// for a retry moves to files of its own: a content file (<c>ID.eml</c>) and an envelope and state file
+/// (<c>ID.json</c>) in <c>queue/</c>, both written in <c>tmp/</c>, fsync'ed, renamed into <c>queue/</c>
+/// content first, and the folder fsync'ed; the state file's presence is the commit point, so a crash at
+/// any step leaves either a whole message or debris that <see cref="Open"/> removes, and files win over the
+/// log when both hold a message. State updates replace the state file by the same write-sync-rename.
 /// </summary>
 internal sealed class MessageSpool : IDisposable
 {
@@ -25,6 +27,7 @@ internal sealed class MessageSpool : IDisposable
     private readonly long _maxBytes;
     private readonly ILogger _logger;
     private readonly GroupCommit _queueSync;
+    private IntakeLog? _intake;
     private readonly Dictionary<string, long> _charged = [];
     private readonly Lock _lock = new();
     private long _bytes;
@@ -37,6 +40,8 @@ internal sealed class MessageSpool : IDisposable
         _temp = Path.Combine(root, TempFolder);
         _maxBytes = maxBytes;
         _logger = logger;
+        Directory.CreateDirectory(_queue);
+        Directory.CreateDirectory(_temp);
         _queueSync = new GroupCommit(_queue);
     }
 
@@ -46,7 +51,9 @@ internal sealed class MessageSpool : IDisposable
     public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>Group commits run so far; fewer than messages written when concurrent writers share them.</summary>
-    public long Commits => _queueSync.Batches;
+    public long Commits => _queueSync.Batches + (_intake?.Batches ?? 0);
+
+    private IntakeLog Intake => _intake ?? throw new ObjectDisposedException(nameof(MessageSpool));
 
     /// <summary>
     /// Opens (creating if needed) the spool at <see cref="QueueOptions.Directory"/>, removes what a
@@ -58,11 +65,30 @@ internal sealed class MessageSpool : IDisposable
         var spool = new MessageSpool(Path.GetFullPath(options.Directory), options.MaxBytes, logger);
         try
         {
-            Directory.CreateDirectory(spool._queue);
-            Directory.CreateDirectory(spool._temp);
             spool._lockHandle = TryLock(spool.Root)
                 ?? throw new IOException($"The spool {spool.Root} is in use by another instance (one spool per instance).");
             recovered = spool.Recover();
+            spool._intake = IntakeLog.Open(Path.Combine(spool.Root, IntakeLog.Folder), logger, out List<QueuedMessage> inLog);
+            var filed = recovered.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
+            var marks = new List<Task>();
+            foreach (QueuedMessage message in inLog)
+            {
+                if (filed.Contains(message.Id))
+                {
+                    // Moved to its files, and the crash came before the log's mark: the files are the message.
+                    marks.Add(spool._intake.ResolveAsync(message.Id, now: true));
+                    continue;
+                }
+
+                long charge = message.Size + JsonSerializer.SerializeToUtf8Bytes(message, SpoolJson.Default.QueuedMessage).Length;
+                spool._charged[message.Id] = charge;
+                spool._bytes += charge;
+                recovered.Add(message);
+            }
+
+            // Before anything else runs, so that no reader of the spool sees such a message twice.
+            marks.ForEach(mark => mark.GetAwaiter().GetResult());
+            recovered.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
         }
         catch
         {
@@ -100,7 +126,7 @@ internal sealed class MessageSpool : IDisposable
         string state = Path.Combine(directory, QueueFolder, id + StateExtension);
         if (!File.Exists(state))
         {
-            return false;
+            return IntakeLog.ResolveOffline(Path.Combine(directory, IntakeLog.Folder), id);
         }
 
         File.Delete(state);
@@ -111,6 +137,8 @@ internal sealed class MessageSpool : IDisposable
 
     public void Dispose()
     {
+        _intake?.Dispose();
+        _intake = null;
         _queueSync.Dispose();
         _lockHandle?.Dispose();
         _lockHandle = null;
@@ -121,27 +149,42 @@ internal sealed class MessageSpool : IDisposable
     {
         string queue = Path.Combine(directory, QueueFolder);
         var messages = new List<QueuedMessage>();
-        if (!Directory.Exists(queue))
+        if (Directory.Exists(queue))
         {
-            return messages;
-        }
-
-        foreach (string state in Directory.EnumerateFiles(queue, "*" + StateExtension))
-        {
-            if (TryRead(state) is { } message)
+            foreach (string state in Directory.EnumerateFiles(queue, "*" + StateExtension))
             {
-                messages.Add(message);
+                if (TryRead(state) is { } message)
+                {
+                    messages.Add(message);
+                }
             }
         }
+
+        var filed = messages.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
+        messages.AddRange(IntakeLog.ReadOffline(Path.Combine(directory, IntakeLog.Folder)).Select(m => m.Message).Where(m => !filed.Contains(m.Id)));
 
         messages.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
         return messages;
     }
 
     public static QueuedMessage? ReadOne(string directory, string id) =>
-        QueueId.IsValid(id) ? TryRead(Path.Combine(directory, QueueFolder, id + StateExtension)) : null;
+        !QueueId.IsValid(id) ? null
+        : TryRead(Path.Combine(directory, QueueFolder, id + StateExtension))
+            ?? IntakeLog.ReadOffline(Path.Combine(directory, IntakeLog.Folder)).Select(m => m.Message).FirstOrDefault(m => m.Id == id);
 
-    public string ContentPath(string id) => Path.Combine(_queue, id + ContentExtension);
+    /// <summary>A message's content read without changing anything (for <c>queue show</c>); null when it is not in the spool.</summary>
+    public static byte[]? ReadContentOffline(string directory, string id)
+    {
+        if (!QueueId.IsValid(id))
+        {
+            return null;
+        }
+
+        string file = Path.Combine(directory, QueueFolder, id + ContentExtension);
+        return File.Exists(file) ? File.ReadAllBytes(file) : IntakeLog.ReadContentOffline(Path.Combine(directory, IntakeLog.Folder), id);
+    }
+
+    private string ContentPath(string id) => Path.Combine(_queue, id + ContentExtension);
 
     /// <summary>
     /// Writes a new message durably. Returns <see cref="EnqueueStatus.Accepted"/> only after the content,
@@ -159,21 +202,9 @@ internal sealed class MessageSpool : IDisposable
             return new EnqueueResult(EnqueueStatus.SpoolFull, null, $"spool holds {Bytes} of {_maxBytes} bytes");
         }
 
-        string tempContent = Path.Combine(_temp, message.Id + ContentExtension);
-        string tempState = Path.Combine(_temp, message.Id + StateExtension);
-        bool committed = false;
         try
         {
-            using (SafeFileHandle contentFile = await WriteAsync(tempContent, content, message.Size, ct).ConfigureAwait(false))
-            using (SafeFileHandle stateFile = await WriteAsync(tempState, [state], state.Length, ct).ConfigureAwait(false))
-            {
-                await _queueSync.SyncFilesAsync(contentFile, stateFile).ConfigureAwait(false);
-            }
-
-            File.Move(tempContent, ContentPath(message.Id));
-            File.Move(tempState, StatePath(message.Id));
-            committed = true;
-            await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
+            await Intake.AppendAsync(message.Id, state, content).WaitAsync(ct).ConfigureAwait(false);
             lock (_lock)
             {
                 _charged[message.Id] = charge;
@@ -184,17 +215,10 @@ internal sealed class MessageSpool : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or OperationCanceledException)
         {
             Interlocked.Add(ref _bytes, -charge);
-            TryDelete(tempContent);
-            TryDelete(tempState);
-            if (committed)
-            {
-                // Renamed but not known durable: the sender hears 4xx and sends again, so this copy must go.
-                TryDelete(StatePath(message.Id));
-                TryDelete(ContentPath(message.Id));
-            }
-
             if (e is OperationCanceledException)
             {
+                // Stopping while the append was waiting for its flush: if it lands, it is delivered without a
+                // 250 having been said, and the sender's retry makes a second copy (at least once).
                 throw;
             }
 
@@ -203,11 +227,60 @@ internal sealed class MessageSpool : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes a message's files durably: content and state in <c>tmp/</c>, synced, renamed into <c>queue/</c>
+    /// content first, the folder synced. On failure nothing of it is left behind.
+    /// </summary>
+    private async Task WriteFilesAsync(string id, IReadOnlyList<ReadOnlyMemory<byte>> content, long size, byte[] state, CancellationToken ct)
+    {
+        string tempContent = Path.Combine(_temp, id + ContentExtension);
+        string tempState = Path.Combine(_temp, id + StateExtension);
+        bool renamed = false;
+        try
+        {
+            using (SafeFileHandle contentFile = await WriteAsync(tempContent, content, size, ct).ConfigureAwait(false))
+            using (SafeFileHandle stateFile = await WriteAsync(tempState, [state], state.Length, ct).ConfigureAwait(false))
+            {
+                await _queueSync.SyncFilesAsync(contentFile, stateFile).ConfigureAwait(false);
+            }
+
+            File.Move(tempContent, ContentPath(id));
+            renamed = true;
+            File.Move(tempState, StatePath(id));
+            await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            TryDelete(tempContent);
+            TryDelete(tempState);
+            if (renamed)
+            {
+                // Not known durable: the message stays where it was (the log), so these copies must go.
+                TryDelete(StatePath(id));
+                TryDelete(ContentPath(id));
+            }
+
+            throw;
+        }
+    }
+
     /// <summary>Replaces a message's state file (after a delivery attempt). Atomic: a crash leaves the old or the new state.</summary>
     public async Task SaveStateAsync(QueuedMessage message, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(message);
         byte[] state = JsonSerializer.SerializeToUtf8Bytes(message, SpoolJson.Default.QueuedMessage);
+        if (await Intake.ReadContentAsync(message.Id, ct).ConfigureAwait(false) is { } content)
+        {
+            // Waiting for a retry: from the log to files of its own, so the log's segments can go.
+            await WriteFilesAsync(message.Id, [content], content.Length, state, ct).ConfigureAwait(false);
+
+            // Flushed now, not with the next message: until then a reader of the spool (queue list) would find the
+            // message in the log as well as in its files, and once its files went, in the log alone.
+            await Intake.ResolveAsync(message.Id, now: true).ConfigureAwait(false);
+            Recharge(message.Id, message.Size + state.Length);
+            return;
+        }
+
         string temp = Path.Combine(_temp, $"{message.Id}.{Guid.NewGuid():N}{StateExtension}");
         try
         {
@@ -225,24 +298,48 @@ internal sealed class MessageSpool : IDisposable
         }
 
         await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
+        Recharge(message.Id, message.Size + state.Length);
+    }
+
+    private void Recharge(string id, long charge)
+    {
         lock (_lock)
         {
-            long charge = message.Size + state.Length;
-            if (_charged.TryGetValue(message.Id, out long old))
+            if (_charged.TryGetValue(id, out long old))
             {
                 Interlocked.Add(ref _bytes, charge - old);
             }
 
-            _charged[message.Id] = charge;
+            _charged[id] = charge;
         }
     }
 
     /// <summary>Removes a message: the state file first, so a crash half-way leaves content that <see cref="Open"/> removes.</summary>
-    public async Task RemoveAsync(string id)
+    /// <param name="durable">
+    /// Whether to wait until the removal is on the device. A delivered message does not: if a crash undoes its
+    /// removal it is delivered again, which at-least-once delivery allows (Postfix does not sync it either), and
+    /// the folder's sync is saved for the 250s that wait on it.
+    /// </param>
+    public async Task RemoveAsync(string id, bool durable)
     {
-        File.Delete(StatePath(id));
-        File.Delete(ContentPath(id));
-        await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
+        if (Intake.Contains(id))
+        {
+            Task marked = Intake.ResolveAsync(id, now: durable);
+            if (durable)
+            {
+                await marked.ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            File.Delete(StatePath(id));
+            File.Delete(ContentPath(id));
+            if (durable)
+            {
+                await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
+            }
+        }
+
         lock (_lock)
         {
             if (_charged.Remove(id, out long charge))
@@ -252,7 +349,8 @@ internal sealed class MessageSpool : IDisposable
         }
     }
 
-    public Task<byte[]> ReadContentAsync(string id, CancellationToken ct) => File.ReadAllBytesAsync(ContentPath(id), ct);
+    public async Task<byte[]> ReadContentAsync(string id, CancellationToken ct) =>
+        await Intake.ReadContentAsync(id, ct).ConfigureAwait(false) ?? await File.ReadAllBytesAsync(ContentPath(id), ct).ConfigureAwait(false);
 
     private string StatePath(string id) => Path.Combine(_queue, id + StateExtension);
 

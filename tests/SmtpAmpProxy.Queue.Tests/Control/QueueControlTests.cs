@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SmtpAmpProxy.Queue.Control;
+using SmtpAmpProxy.Queue.Spool;
 using SmtpAmpProxy.Queue.Tests.Support;
 
 namespace SmtpAmpProxy.Queue.Tests.Control;
@@ -56,7 +57,8 @@ public sealed class QueueControlTests
         Assert.Equal(0, queue.Count);
         Assert.Equal(0, await queue.DeliverDueAsync(Ct));
         Assert.Empty(upstream.Requests);
-        Assert.False(File.Exists(Path.Combine(dir.Path, "queue", id + ".eml")));
+        Assert.Null(MessageSpool.ReadContentOffline(dir.Path, id));
+        Assert.Empty(MessageSpool.ReadAll(dir.Path));
     }
 
     [Fact]
@@ -72,7 +74,9 @@ public sealed class QueueControlTests
         int exit = await QueueCommand.RunAsync(dir.Path, ["delete", id], new StringWriter(), new StringWriter(), TimeProvider.System, Ct);
 
         Assert.Equal(0, exit);
-        Assert.Empty(Directory.GetFiles(Path.Combine(dir.Path, "queue")));
+        Assert.Empty(MessageSpool.ReadAll(dir.Path));
+        using var reopened = MailQueue.Open(QueueTest.Options(dir.Path), ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), NullLoggerFactory.Instance);
+        Assert.Equal(0, reopened.Count);
     }
 
     [Theory]

@@ -34,7 +34,7 @@ public sealed class DiskFullTests
             Assert.Empty(Directory.GetFiles(Path.Combine(dir.Path, "tmp")));
 
             Assert.NotEmpty(accepted);
-            Assert.All(accepted, id => Assert.Equal(message, File.ReadAllBytes(Path.Combine(dir.Path, "queue", id + ".eml"))));
+            Assert.All(accepted, id => Assert.Equal(message, MessageSpool.ReadContentOffline(dir.Path, id)));
 
             // Delivering frees the space, and the next message fits again.
             Assert.Equal(accepted.Count, await queue.DeliverDueAsync(ct));

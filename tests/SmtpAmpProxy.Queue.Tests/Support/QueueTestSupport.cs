@@ -85,6 +85,14 @@ internal static class QueueTest
         $"From: Sender <sender@example.com>\r\nTo: a@example.net, b@example.net\r\nSubject: {subject}\r\n" +
         $"Message-ID: <{subject}@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n{body}");
 
+    /// <summary>The Subject line of a message made by <see cref="Message"/>.</summary>
+    public static string SubjectOf(byte[] message)
+    {
+        string text = Encoding.ASCII.GetString(message);
+        int start = text.IndexOf("\r\nSubject: ", StringComparison.Ordinal) + 2;
+        return start < 2 ? "" : text[start..text.IndexOf("\r\n", start, StringComparison.Ordinal)];
+    }
+
     public static Task<SmtpAmpProxy.Queue.Spool.EnqueueResult> EnqueueAsync(MailQueue queue, string subject, params string[] recipients) =>
         queue.EnqueueAsync("sender@example.com", null, recipients.Select(r => new SmtpRecipient(r)).ToList(), [Message(subject)], CancellationToken.None);
 

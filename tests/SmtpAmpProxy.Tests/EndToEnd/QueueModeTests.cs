@@ -159,7 +159,7 @@ public sealed class QueueModeTests
             Assert.StartsWith("554 5.6.0 amp-misplaced", await SendAsync(client, TestMessages.MisplacedAmp("misplaced")));
         }
 
-        Assert.Empty(Directory.GetFiles(Path.Combine(spool.Path, "queue")));
+        Assert.Empty(SmtpAmpProxy.Queue.Spool.MessageSpool.ReadAll(spool.Path));
     }
 
     [Fact]

@@ -1,0 +1,175 @@
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging.Abstractions;
+using SmtpAmpProxy.Queue.Spool;
+using SmtpAmpProxy.Queue.Tests.Support;
+using SmtpAmpProxy.Smtp;
+
+namespace SmtpAmpProxy.Queue.Tests.Spool;
+
+/// <summary>
+/// The intake log: what a crash can leave at its end, a mark lost after a message moved to its own files,
+/// marks written on a quiet queue, and segments given back once every message in them has left.
+/// </summary>
+public sealed class IntakeLogTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static TheoryData<string> TornTails => ["partial header", "partial payload", "zeros", "flipped byte"];
+
+    [Theory]
+    [MemberData(nameof(TornTails))]
+    public async Task Open_TailWrittenInPart_CutOffAndWholeRecordsKept(string tail)
+    {
+        using var dir = new TempDirectory();
+        var ids = new List<string>();
+        using (var queue = Open(dir.Path, ScriptedDelivery.Ok))
+        {
+            ids.Add((await QueueTest.EnqueueAsync(queue, "one", "a@example.net")).QueueId!);
+            ids.Add((await QueueTest.EnqueueAsync(queue, "two", "a@example.net")).QueueId!);
+        }
+
+        string segment = Assert.Single(Segments(dir.Path));
+        long whole = new FileInfo(segment).Length;
+        byte[] third = await WrittenRecordAsync(dir.Path, "three");
+        byte[] damage = tail switch
+        {
+            "partial header" => third[..7],
+            "partial payload" => third[..(third.Length / 2)],
+            "zeros" => new byte[4096],
+            _ => Flip(third, third.Length - 3),
+        };
+        await File.AppendAllBytesAsync(segment, damage, Ct);
+        var log = new ListLoggerFactory();
+
+        using (var reopened = MailQueue.Open(QueueTest.Options(dir.Path), ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), log))
+        {
+            Assert.Equal(ids.Order(StringComparer.Ordinal), reopened.Snapshot().Select(m => m.Id));
+            ids.Add((await QueueTest.EnqueueAsync(reopened, "four", "a@example.net")).QueueId!);
+        }
+
+        Assert.Equal(whole, new FileInfo(segment).Length);
+        Assert.Single(log.WithId(4005));
+        using var again = Open(dir.Path, ScriptedDelivery.Ok);
+        Assert.Equal(ids.Order(StringComparer.Ordinal), again.Snapshot().Select(m => m.Id));
+        Assert.Equal("Subject: four", QueueTest.SubjectOf(MessageSpool.ReadContentOffline(dir.Path, ids[^1])!));
+    }
+
+    [Fact]
+    public async Task Deferred_MovedToFilesAndMarkLostInACrash_OneCopyWithItsDeferredState()
+    {
+        using var dir = new TempDirectory();
+        string id;
+        string segment;
+        byte[] beforeMark;
+        using (var queue = Open(dir.Path, ScriptedDelivery.Busy))
+        {
+            id = (await QueueTest.EnqueueAsync(queue, "deferred", "a@example.net")).QueueId!;
+            segment = Assert.Single(Segments(dir.Path));
+            beforeMark = await File.ReadAllBytesAsync(segment, Ct);
+            Assert.Equal(1, await queue.DeliverDueAsync(Ct));
+        }
+
+        // The files were synced before the mark was written: a crash in between leaves both.
+        Assert.True(File.Exists(Path.Combine(dir.Path, "queue", id + ".json")));
+        await File.WriteAllBytesAsync(segment, beforeMark, Ct);
+
+        using var reopened = Open(dir.Path, ScriptedDelivery.Ok);
+        QueuedMessage message = Assert.Single(reopened.Snapshot());
+        Assert.Equal(id, message.Id);
+        Assert.Equal(RecipientStatus.Deferred, Assert.Single(message.Recipients).Status);
+        Assert.Single(MessageSpool.ReadAll(dir.Path));
+    }
+
+    [Fact]
+    public async Task Delivered_MarkNotAwaited_WrittenByTheStopAndNotDeliveredAgain()
+    {
+        using var dir = new TempDirectory();
+        var upstream = ScriptedDelivery.Always(ScriptedDelivery.Ok);
+        using (var queue = MailQueue.Open(QueueTest.Options(dir.Path), upstream, QueueTest.Clock(), NullLoggerFactory.Instance))
+        {
+            await QueueTest.EnqueueAsync(queue, "once", "a@example.net");
+            Assert.Equal(1, await queue.DeliverDueAsync(Ct));
+        }
+
+        using var reopened = MailQueue.Open(QueueTest.Options(dir.Path), upstream, QueueTest.Clock(), NullLoggerFactory.Instance);
+        Assert.Equal(0, reopened.Count);
+        Assert.Equal(0, await reopened.DeliverDueAsync(Ct));
+        Assert.Single(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task Delivered_MoreThanASegmentIsWorth_SegmentsDeletedAndSpaceGivenBack()
+    {
+        using var dir = new TempDirectory();
+        byte[] message = QueueTest.Message("bulk", new string('x', 64 * 1024) + "\r\n");
+        int count = (int)(IntakeLog.RecycleBytes / message.Length) + 2;
+        SmtpRecipient[] to = [new("a@example.net")];
+        using var queue = Open(dir.Path, ScriptedDelivery.Ok);
+        for (int i = 0; i < count; i++)
+        {
+            Assert.True((await queue.EnqueueAsync("s@example.com", null, to, [message], Ct)).IsAccepted);
+        }
+
+        Assert.Equal(count, await queue.DeliverDueAsync(Ct));
+        EnqueueResult last = await queue.EnqueueAsync("s@example.com", null, to, [message], Ct);
+
+        Assert.True(last.IsAccepted);
+        string segment = Assert.Single(Segments(dir.Path));
+        Assert.True(new FileInfo(segment).Length < 2 * message.Length, $"{new FileInfo(segment).Length} bytes kept");
+        Assert.Equal([last.QueueId], queue.Snapshot().Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task Open_RecordWholeButStateUnreadable_SkippedAndLaterRecordsKept()
+    {
+        using var dir = new TempDirectory();
+        string kept;
+        using (var queue = Open(dir.Path, ScriptedDelivery.Ok))
+        {
+            await QueueTest.EnqueueAsync(queue, "damaged", "a@example.net");
+            kept = (await QueueTest.EnqueueAsync(queue, "kept", "a@example.net")).QueueId!;
+        }
+
+        // A record whose CRC matches but whose state is not JSON: not a torn write, so what follows stays.
+        string segment = Assert.Single(Segments(dir.Path));
+        byte[] bytes = await File.ReadAllBytesAsync(segment, Ct);
+        int state = 16;
+        bytes[state] = (byte)'!';
+        uint payload = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(12, (int)payload)));
+        await File.WriteAllBytesAsync(segment, bytes, Ct);
+        var log = new ListLoggerFactory();
+
+        using var reopened = MailQueue.Open(QueueTest.Options(dir.Path), ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), log);
+        Assert.Equal([kept], reopened.Snapshot().Select(m => m.Id));
+        Assert.Single(log.WithId(4007));
+    }
+
+    private static MailQueue Open(string directory, SmtpReply reply) =>
+        MailQueue.Open(QueueTest.Options(directory), ScriptedDelivery.Always(reply), QueueTest.Clock(), NullLoggerFactory.Instance);
+
+    /// <summary>The intake segments holding records (a reopened spool starts an empty one of its own).</summary>
+    private static string[] Segments(string directory) =>
+        Directory.GetFiles(Path.Combine(directory, IntakeLog.Folder), "*.log").Where(p => new FileInfo(p).Length > 0).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>The bytes one more message's record takes, as the log writes it (in a spool of its own).</summary>
+    private static async Task<byte[]> WrittenRecordAsync(string directory, string subject)
+    {
+        string other = Path.Combine(directory, "other");
+        using (var queue = Open(other, ScriptedDelivery.Ok))
+        {
+            await QueueTest.EnqueueAsync(queue, subject, "a@example.net");
+        }
+
+        byte[] record = await File.ReadAllBytesAsync(Assert.Single(Segments(other)), Ct);
+        Directory.Delete(other, recursive: true);
+        return record;
+    }
+
+    private static byte[] Flip(byte[] bytes, int at)
+    {
+        byte[] copy = [.. bytes];
+        copy[at] ^= 0x01;
+        return copy;
+    }
+}
