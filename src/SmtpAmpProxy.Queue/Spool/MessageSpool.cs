@@ -123,10 +123,13 @@ internal sealed class MessageSpool : IDisposable
             return false;
         }
 
+        // Both places: a message moved to its files may still be in the log when the crash came before its mark,
+        // and removing only the files would bring the log's copy back at the next start.
+        bool inLog = IntakeLog.ResolveOffline(Path.Combine(directory, IntakeLog.Folder), id);
         string state = Path.Combine(directory, QueueFolder, id + StateExtension);
         if (!File.Exists(state))
         {
-            return IntakeLog.ResolveOffline(Path.Combine(directory, IntakeLog.Folder), id);
+            return inLog;
         }
 
         File.Delete(state);

@@ -81,6 +81,33 @@ public sealed class IntakeLogTests
     }
 
     [Fact]
+    public async Task DeleteOffline_InFilesAndStillInTheLog_GoneFromBoth()
+    {
+        using var dir = new TempDirectory();
+        string id;
+        string segment;
+        byte[] beforeMark;
+        using (var queue = Open(dir.Path, ScriptedDelivery.Busy))
+        {
+            id = (await QueueTest.EnqueueAsync(queue, "deferred", "a@example.net")).QueueId!;
+            segment = Assert.Single(Segments(dir.Path));
+            beforeMark = await File.ReadAllBytesAsync(segment, Ct);
+            Assert.Equal(1, await queue.DeliverDueAsync(Ct));
+        }
+
+        await File.WriteAllBytesAsync(segment, beforeMark, Ct);
+        using (FileStream? held = MessageSpool.TryLock(dir.Path))
+        {
+            Assert.NotNull(held);
+            Assert.True(MessageSpool.RemoveOffline(dir.Path, id));
+        }
+
+        Assert.Empty(MessageSpool.ReadAll(dir.Path));
+        using var reopened = Open(dir.Path, ScriptedDelivery.Ok);
+        Assert.Equal(0, reopened.Count);
+    }
+
+    [Fact]
     public async Task Delivered_MarkNotAwaited_WrittenByTheStopAndNotDeliveredAgain()
     {
         using var dir = new TempDirectory();
