@@ -25,19 +25,7 @@ internal static partial class Fsync
             return;
         }
 
-        bool added = false;
-        handle.DangerousAddRef(ref added);
-        try
-        {
-            Check(SysFsync((int)handle.DangerousGetHandle()), "fsync");
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        OnDescriptor(handle, SysFsync, "fsync");
     }
 
     /// <summary>
@@ -53,19 +41,7 @@ internal static partial class Fsync
             return;
         }
 
-        bool added = false;
-        handle.DangerousAddRef(ref added);
-        try
-        {
-            Check(SysFdatasync((int)handle.DangerousGetHandle()), "fdatasync");
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        OnDescriptor(handle, SysFdatasync, "fdatasync");
     }
 
     /// <summary>Makes the entries of <paramref name="path"/> (renames, unlinks) durable. Windows journals them itself.</summary>
@@ -110,11 +86,17 @@ internal static partial class Fsync
     public static void FileSystem(SafeFileHandle handle)
     {
         ArgumentNullException.ThrowIfNull(handle);
+        OnDescriptor(handle, SysSyncFs, "syncfs");
+    }
+
+    /// <summary>Runs a call on the handle's descriptor, holding the handle so it can't be closed meanwhile.</summary>
+    private static void OnDescriptor(SafeFileHandle handle, Func<int, int> call, string name)
+    {
         bool added = false;
         handle.DangerousAddRef(ref added);
         try
         {
-            Check(SysSyncFs((int)handle.DangerousGetHandle()), "syncfs");
+            Check(call((int)handle.DangerousGetHandle()), name);
         }
         finally
         {

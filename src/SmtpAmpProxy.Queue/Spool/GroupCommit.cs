@@ -3,32 +3,25 @@ using Microsoft.Win32.SafeHandles;
 namespace SmtpAmpProxy.Queue.Spool;
 
 /// <summary>
-/// Group commit for the spool: callers hand in files to fsync (and ask for the queue folder's fsync),
-/// one thread of its own runs them batch by batch, and every caller waits only for the batch that holds
-/// its request. On a journaling file system the first fsync of a batch commits the journal for all of
-/// them, so 50 sessions ending DATA at once cost a few commits, not 150; and the blocking calls run on
-/// this thread, never on the thread pool, where 50 waiting fsyncs would starve the sessions.
+/// Group commit for the spool's files (mail waiting for a retry): callers hand in files to fsync (and ask
+/// for the queue folder's fsync), a <see cref="BatchThread{T}"/> runs them batch by batch, and every caller
+/// waits only for the batch that holds its request.
 /// </summary>
 internal sealed class GroupCommit : IDisposable
 {
     private readonly string _directory;
-    private readonly Lock _lock = new();
-    private readonly SemaphoreSlim _pending = new(0);
-    private readonly Thread _thread;
     private readonly SafeFileHandle? _fileSystem;
-    private List<Request> _waiting = [];
-    private bool _disposed;
+    private readonly BatchThread<Request> _thread;
 
     public GroupCommit(string directory)
     {
         _directory = directory;
         _fileSystem = Fsync.CanSyncFileSystem ? Fsync.OpenFileSystem(directory) : null;
-        _thread = new Thread(Run) { IsBackground = true, Name = "spool fsync" };
-        _thread.Start();
+        _thread = new BatchThread<Request>("spool fsync", Run, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Batches run so far (for the measurement of how much grouping happens).</summary>
-    public long Batches { get; private set; }
+    public long Batches => _thread.Batches;
 
     /// <summary>Flushes the files' data and metadata to the device.</summary>
     public Task SyncFilesAsync(params SafeFileHandle[] files) => Enqueue(new Request(files, Directory: false));
@@ -38,101 +31,60 @@ internal sealed class GroupCommit : IDisposable
 
     public void Dispose()
     {
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-        }
-
-        _pending.Release();
-        _thread.Join();
-        _pending.Dispose();
+        _thread.Dispose();
         _fileSystem?.Dispose();
     }
 
     private Task Enqueue(Request request)
     {
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _waiting.Add(request);
-        }
-
-        _pending.Release();
+        _thread.Add(request);
         return request.Done.Task;
     }
 
-    private void Run()
+    private void Run(List<Request> batch)
     {
-        while (true)
+        int files = batch.Sum(r => r.Files.Length);
+        if (files > 1 && _fileSystem is not null)
         {
-            _pending.Wait();
-            List<Request> batch;
-            lock (_lock)
+            // One syncfs(2) for the batch: the device's cache is flushed once for every file, rename and unlink
+            // in it, where an fsync per file pays that flush each time (measured on the project's 2-core machine:
+            // 50 new files written, renamed and made durable in 5.5 ms this way, 28 ms with an fsync each).
+            Complete(batch, _fileSystem);
+            return;
+        }
+
+        Exception? directoryFailure = null;
+        if (batch.Any(r => r.Directory))
+        {
+            try
             {
-                if (_waiting.Count == 0)
-                {
-                    if (_disposed)
-                    {
-                        return;
-                    }
-
-                    continue;
-                }
-
-                // Everybody waiting now wrote or renamed before this point, so the syncs below cover them all.
-                batch = _waiting;
-                _waiting = [];
+                Fsync.Directory(_directory);
             }
-
-            Batches++;
-            int files = batch.Sum(r => r.Files.Length);
-            if (files > 1 && _fileSystem is not null)
+            catch (IOException e)
             {
-                // One syncfs(2) for the batch: the device's cache is flushed once for every file, rename and
-                // unlink in it, where an fsync per file pays that flush each time (on this project's 2-core
-                // machine 50 files took 5.5 ms so against 28 ms; bench/relay.sh "queue").
-                Complete(batch, _fileSystem);
-                continue;
+                directoryFailure = e;
             }
+        }
 
-            Exception? directoryFailure = null;
-            if (batch.Any(r => r.Directory))
+        foreach (Request request in batch)
+        {
+            try
             {
-                try
+                foreach (SafeFileHandle file in request.Files)
                 {
-                    Fsync.Directory(_directory);
+                    Fsync.File(file);
                 }
-                catch (IOException e)
+
+                if (request.Directory && directoryFailure is not null)
                 {
-                    directoryFailure = e;
+                    throw directoryFailure;
                 }
+
+                request.Done.SetResult();
             }
-
-            foreach (Request request in batch)
+            catch (Exception e)
             {
-                try
-                {
-                    foreach (SafeFileHandle file in request.Files)
-                    {
-                        Fsync.File(file);
-                    }
-
-                    if (request.Directory && directoryFailure is not null)
-                    {
-                        throw directoryFailure;
-                    }
-
-                    request.Done.SetResult();
-                }
-                catch (Exception e)
-                {
-                    request.Done.SetException(e);
-                }
+                request.Done.SetException(e);
             }
         }
     }

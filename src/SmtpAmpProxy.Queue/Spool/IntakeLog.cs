@@ -49,14 +49,11 @@ internal sealed class IntakeLog : IDisposable
     private readonly string _folder;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private readonly SemaphoreSlim _pending = new(0);
     private readonly Dictionary<string, Location> _locations = new(StringComparer.Ordinal);
 
     // Oldest first; the last one is appended to. Touched only by the committing thread once open.
     private readonly List<Segment> _segments = [];
-    private Thread? _thread;
-    private List<Request> _waiting = [];
-    private bool _disposed;
+    private BatchThread<Request>? _thread;
     private bool _rollBeforeNextBatch;
 
     private IntakeLog(string folder, ILogger logger)
@@ -66,7 +63,7 @@ internal sealed class IntakeLog : IDisposable
     }
 
     /// <summary>Batches written so far (one device flush each).</summary>
-    public long Batches { get; private set; }
+    public long Batches => _thread?.Batches ?? 0;
 
     /// <summary>Opens (creating if needed) the log, cuts off what a crash left half-written, and returns the messages still in it.</summary>
     public static IntakeLog Open(string folder, ILogger logger, out List<QueuedMessage> recovered)
@@ -78,8 +75,7 @@ internal sealed class IntakeLog : IDisposable
             recovered = log.Recover();
             log.Roll();
             log.Retire();
-            log._thread = new Thread(log.Run) { IsBackground = true, Name = "spool intake" };
-            log._thread.Start();
+            log._thread = new BatchThread<Request>("spool intake", log.Commit, LazyFlush);
         }
         catch
         {
@@ -170,19 +166,9 @@ internal sealed class IntakeLog : IDisposable
 
     public void Dispose()
     {
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-        }
-
-        _pending.Release();
-        _thread?.Join();
-        _pending.Dispose();
+        // The thread writes what is waiting (marks included) before it stops.
+        _thread?.Dispose();
+        _thread = null;
         foreach (Segment segment in _segments)
         {
             segment.Handle.Dispose();
@@ -273,63 +259,12 @@ internal sealed class IntakeLog : IDisposable
 
     private Task Enqueue(Request request, bool wake = true)
     {
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _waiting.Add(request);
-        }
-
-        if (wake)
-        {
-            _pending.Release();
-        }
-
+        (_thread ?? throw new ObjectDisposedException(nameof(IntakeLog))).Add(request, wake);
         return request.Done.Task;
-    }
-
-    private void Run()
-    {
-        while (true)
-        {
-            bool quiet;
-            bool stopping;
-            lock (_lock)
-            {
-                quiet = _waiting.Count > 0;
-                stopping = _disposed;
-            }
-
-            if (!stopping)
-            {
-                // Marks waiting without a wake-up are written after LazyFlush at the latest.
-                _pending.Wait(quiet ? LazyFlush : Timeout.InfiniteTimeSpan);
-            }
-
-            List<Request> batch;
-            lock (_lock)
-            {
-                if (_waiting.Count == 0)
-                {
-                    if (_disposed)
-                    {
-                        return;
-                    }
-
-                    continue;
-                }
-
-                // Every request waiting now is written and flushed below, so each caller waits one flush at most.
-                batch = _waiting;
-                _waiting = [];
-            }
-
-            Commit(batch);
-        }
     }
 
     private void Commit(List<Request> batch)
     {
-        Batches++;
         long bytes = batch.Sum(r => r.Bytes);
         lock (_lock)
         {

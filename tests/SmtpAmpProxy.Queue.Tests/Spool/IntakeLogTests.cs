@@ -58,20 +58,7 @@ public sealed class IntakeLogTests
     public async Task Deferred_MovedToFilesAndMarkLostInACrash_OneCopyWithItsDeferredState()
     {
         using var dir = new TempDirectory();
-        string id;
-        string segment;
-        byte[] beforeMark;
-        using (var queue = Open(dir.Path, ScriptedDelivery.Busy))
-        {
-            id = (await QueueTest.EnqueueAsync(queue, "deferred", "a@example.net")).QueueId!;
-            segment = Assert.Single(Segments(dir.Path));
-            beforeMark = await File.ReadAllBytesAsync(segment, Ct);
-            Assert.Equal(1, await queue.DeliverDueAsync(Ct));
-        }
-
-        // The files were synced before the mark was written: a crash in between leaves both.
-        Assert.True(File.Exists(Path.Combine(dir.Path, "queue", id + ".json")));
-        await File.WriteAllBytesAsync(segment, beforeMark, Ct);
+        string id = await DeferredWithMarkLostAsync(dir.Path);
 
         using var reopened = Open(dir.Path, ScriptedDelivery.Ok);
         QueuedMessage message = Assert.Single(reopened.Snapshot());
@@ -84,18 +71,7 @@ public sealed class IntakeLogTests
     public async Task DeleteOffline_InFilesAndStillInTheLog_GoneFromBoth()
     {
         using var dir = new TempDirectory();
-        string id;
-        string segment;
-        byte[] beforeMark;
-        using (var queue = Open(dir.Path, ScriptedDelivery.Busy))
-        {
-            id = (await QueueTest.EnqueueAsync(queue, "deferred", "a@example.net")).QueueId!;
-            segment = Assert.Single(Segments(dir.Path));
-            beforeMark = await File.ReadAllBytesAsync(segment, Ct);
-            Assert.Equal(1, await queue.DeliverDueAsync(Ct));
-        }
-
-        await File.WriteAllBytesAsync(segment, beforeMark, Ct);
+        string id = await DeferredWithMarkLostAsync(dir.Path);
         using (FileStream? held = MessageSpool.TryLock(dir.Path))
         {
             Assert.NotNull(held);
@@ -170,6 +146,28 @@ public sealed class IntakeLogTests
         using var reopened = MailQueue.Open(QueueTest.Options(dir.Path), ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), log);
         Assert.Equal([kept], reopened.Snapshot().Select(m => m.Id));
         Assert.Single(log.WithId(4007));
+    }
+
+    /// <summary>
+    /// A message deferred once, so moved to its files, with the log as a crash between the files' sync and the
+    /// mark's flush leaves it: the message in both places.
+    /// </summary>
+    private static async Task<string> DeferredWithMarkLostAsync(string directory)
+    {
+        string id;
+        string segment;
+        byte[] beforeMark;
+        using (var queue = Open(directory, ScriptedDelivery.Busy))
+        {
+            id = (await QueueTest.EnqueueAsync(queue, "deferred", "a@example.net")).QueueId!;
+            segment = Assert.Single(Segments(directory));
+            beforeMark = await File.ReadAllBytesAsync(segment, Ct);
+            Assert.Equal(1, await queue.DeliverDueAsync(Ct));
+        }
+
+        Assert.True(File.Exists(Path.Combine(directory, "queue", id + ".json")));
+        await File.WriteAllBytesAsync(segment, beforeMark, Ct);
+        return id;
     }
 
     private static MailQueue Open(string directory, SmtpReply reply) =>
