@@ -26,4 +26,7 @@ internal sealed record QueueOptions
 
     /// <summary>The name the notifications give as <c>Reporting-MTA</c> and in their sender address.</summary>
     public string ReportingMta { get; init; } = "localhost";
+
+    /// <summary>Size past which the intake log starts a new segment; not an operator's setting (tests make it small).</summary>
+    internal long IntakeSegmentBytes { get; init; } = Spool.IntakeLog.DefaultSegmentBytes;
 }

@@ -29,7 +29,7 @@ internal sealed class IntakeLog : IDisposable
     public const string Folder = "intake";
 
     /// <summary>A segment takes no new batch past this size; the log moves on to a new one.</summary>
-    internal const long SegmentBytes = 64L << 20;
+    internal const long DefaultSegmentBytes = 64L << 20;
 
     /// <summary>A segment every message has left is replaced past this size, so a quiet queue gives its disk space back.</summary>
     internal const long RecycleBytes = 1L << 20;
@@ -47,6 +47,7 @@ internal sealed class IntakeLog : IDisposable
     private const int MaxStateBytes = 16 << 20;
 
     private readonly string _folder;
+    private readonly long _segmentBytes;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Location> _locations = new(StringComparer.Ordinal);
@@ -56,9 +57,10 @@ internal sealed class IntakeLog : IDisposable
     private BatchThread<Request>? _thread;
     private bool _rollBeforeNextBatch;
 
-    private IntakeLog(string folder, ILogger logger)
+    private IntakeLog(string folder, long segmentBytes, ILogger logger)
     {
         _folder = folder;
+        _segmentBytes = segmentBytes;
         _logger = logger;
     }
 
@@ -66,10 +68,10 @@ internal sealed class IntakeLog : IDisposable
     public long Batches => _thread?.Batches ?? 0;
 
     /// <summary>Opens (creating if needed) the log, cuts off what a crash left half-written, and returns the messages still in it.</summary>
-    public static IntakeLog Open(string folder, ILogger logger, out List<QueuedMessage> recovered)
+    public static IntakeLog Open(string folder, long segmentBytes, ILogger logger, out List<QueuedMessage> recovered)
     {
         Directory.CreateDirectory(folder);
-        var log = new IntakeLog(folder, logger);
+        var log = new IntakeLog(folder, segmentBytes, logger);
         try
         {
             recovered = log.Recover();
@@ -284,7 +286,7 @@ internal sealed class IntakeLog : IDisposable
         try
         {
             segment = _segments[^1];
-            if (_rollBeforeNextBatch || (segment.Length > 0 && segment.Length + bytes > SegmentBytes)
+            if (_rollBeforeNextBatch || (segment.Length > 0 && segment.Length + bytes > _segmentBytes)
                 || (segment.Live == 0 && segment.Length >= RecycleBytes))
             {
                 // Retiring before writing gives the space of the segments every message has left to this batch,

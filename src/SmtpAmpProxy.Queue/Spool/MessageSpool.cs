@@ -68,7 +68,7 @@ internal sealed class MessageSpool : IDisposable
             spool._lockHandle = TryLock(spool.Root)
                 ?? throw new IOException($"The spool {spool.Root} is in use by another instance (one spool per instance).");
             recovered = spool.Recover();
-            spool._intake = IntakeLog.Open(Path.Combine(spool.Root, IntakeLog.Folder), logger, out List<QueuedMessage> inLog);
+            spool._intake = IntakeLog.Open(Path.Combine(spool.Root, IntakeLog.Folder), options.IntakeSegmentBytes, logger, out List<QueuedMessage> inLog);
             var filed = recovered.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
             var marks = new List<Task>();
             foreach (QueuedMessage message in inLog)

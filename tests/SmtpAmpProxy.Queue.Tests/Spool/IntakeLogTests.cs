@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging.Abstractions;
+using SmtpAmpProxy.Queue.Delivery;
 using SmtpAmpProxy.Queue.Spool;
 using SmtpAmpProxy.Queue.Tests.Support;
 using SmtpAmpProxy.Smtp;
@@ -120,6 +122,61 @@ public sealed class IntakeLogTests
         string segment = Assert.Single(Segments(dir.Path));
         Assert.True(new FileInfo(segment).Length < 2 * message.Length, $"{new FileInfo(segment).Length} bytes kept");
         Assert.Equal([last.QueueId], queue.Snapshot().Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task ConcurrentWritersAcrossManySegments_DeliveredOnesGoAndTheRestReopenWhole()
+    {
+        using var dir = new TempDirectory();
+        QueueOptions options = QueueTest.Options(dir.Path) with { IntakeSegmentBytes = 64 * 1024 };
+        var sizes = new[] { 200, 5_000, 40_000, 150_000 };
+        var kept = new Dictionary<string, string>();
+        var sent = new ConcurrentDictionary<string, byte[]>();
+        var upstream = new ScriptedDelivery(r => DeliveryReplies.ForAll(r.Recipients.Count,
+            QueueTest.SubjectOf(r.Content.Span).EndsWith("-keep", StringComparison.Ordinal) ? ScriptedDelivery.Busy : ScriptedDelivery.Ok));
+        using (var queue = MailQueue.Open(options, upstream, QueueTest.Clock(), NullLoggerFactory.Instance))
+        {
+            for (int round = 0; round < 3; round++)
+            {
+                // Fifty writers at once, some messages bigger than a segment, while the last round's are delivered.
+                Task<int> delivering = queue.DeliverDueAsync(Ct);
+                EnqueueResult[] results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
+                {
+                    string subject = $"r{round}-m{i}-{(i % 5 == 0 ? "keep" : "go")}";
+                    byte[] message = QueueTest.Message(subject, new string((char)('a' + (i % 26)), sizes[i % sizes.Length]) + "\r\n");
+                    sent[$"Subject: {subject}"] = message;
+                    EnqueueResult result = await queue.EnqueueAsync("s@example.com", null, [new SmtpRecipient("a@example.net")], [message], Ct);
+                    if (subject.EndsWith("-keep", StringComparison.Ordinal))
+                    {
+                        lock (kept)
+                        {
+                            kept[result.QueueId!] = subject;
+                        }
+                    }
+
+                    return result;
+                }, Ct)));
+                await delivering;
+                Assert.All(results, r => Assert.True(r.IsAccepted));
+            }
+
+            await queue.DeliverDueAsync(Ct);
+
+            // Every message tried exactly once: read back whole from its segment, however the segments rolled.
+            Assert.Equal(150, upstream.Requests.Count);
+            Assert.All(upstream.Requests, r => Assert.Equal(sent[QueueTest.SubjectOf(r.Content.Span)], r.Content.ToArray()));
+            Assert.Equal(30, queue.Count);
+        }
+
+        using var reopened = MailQueue.Open(options, ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), NullLoggerFactory.Instance);
+        Assert.Equal(kept.Keys.Order(StringComparer.Ordinal), reopened.Snapshot().Select(m => m.Id));
+        foreach ((string id, string subject) in kept)
+        {
+            Assert.Equal($"Subject: {subject}", QueueTest.SubjectOf(MessageSpool.ReadContentOffline(dir.Path, id)!));
+        }
+
+        // What was delivered left the log and what waits for its retry is in files: every segment was given back.
+        Assert.Empty(Segments(dir.Path));
     }
 
     [Fact]

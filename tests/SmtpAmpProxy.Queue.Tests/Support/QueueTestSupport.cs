@@ -86,7 +86,7 @@ internal static class QueueTest
         $"Message-ID: <{subject}@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n{body}");
 
     /// <summary>The Subject line of a message made by <see cref="Message"/>.</summary>
-    public static string SubjectOf(byte[] message)
+    public static string SubjectOf(ReadOnlySpan<byte> message)
     {
         string text = Encoding.ASCII.GetString(message);
         int start = text.IndexOf("\r\nSubject: ", StringComparison.Ordinal) + 2;
