@@ -10,9 +10,6 @@ public sealed class MimeRewrite
 
     public bool IsEmpty => _orders.Count == 0;
 
-    /// <summary>Multiparts with a new child order.</summary>
-    public IEnumerable<MimeEntity> EditedMultiparts => _orders.Keys;
-
     /// <summary>Sets (or replaces) the child order of <paramref name="multipart"/>.</summary>
     /// <exception cref="ArgumentException">Not a multipart with children, an index out of range or repeated, or no
     /// child left (RFC 2046 §5.1.1 requires at least one body part).</exception>

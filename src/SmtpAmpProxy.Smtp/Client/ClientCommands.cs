@@ -16,9 +16,6 @@ internal static class ClientCommands
     public static readonly byte[] AuthLogin = "AUTH LOGIN\r\n"u8.ToArray();
     public static readonly byte[] AuthCancel = "*\r\n"u8.ToArray();
 
-    /// <summary>What RFC 2920 4 lets us send after DATA got 354 when no recipient was accepted.</summary>
-    public static readonly byte[] EmptyData = ".\r\n"u8.ToArray();
-
     public static byte[] Ehlo(string clientName) => Line("EHLO ", Checked(clientName, nameof(clientName), allowSpace: false));
 
     public static byte[] Helo(string clientName) => Line("HELO ", Checked(clientName, nameof(clientName), allowSpace: false));

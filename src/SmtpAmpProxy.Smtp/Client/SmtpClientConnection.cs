@@ -62,8 +62,6 @@ public sealed class SmtpClientConnection : IAsyncDisposable
 
     internal long Id { get; }
 
-    internal EhloExtensions ExtensionDetails => _extensions;
-
     // Pool bookkeeping, touched only by SmtpConnectionPool.
     internal long IdleSince { get; set; }
 

@@ -81,9 +81,6 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
 
     public UpstreamFault? Fault { get; private set; }
 
-    /// <summary>For tests: an upstream connection is held right now.</summary>
-    internal bool HoldsConnection => _lease is not null;
-
     public async Task<SmtpReply> MailAsync(string reversePath, MailParameters parameters, CancellationToken ct)
     {
         await _gate.WaitAsync(ct).ConfigureAwait(false);

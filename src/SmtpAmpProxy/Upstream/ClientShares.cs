@@ -13,8 +13,6 @@ internal sealed class ClientShares(int perClient, int poolSize)
     private readonly Dictionary<IPAddress, int> _held = [];
     private readonly Lock _lock = new();
 
-    public int PerClient => perClient;
-
     public bool TryAcquire(IPAddress client)
     {
         if (perClient >= poolSize)
@@ -55,14 +53,6 @@ internal sealed class ClientShares(int perClient, int poolSize)
                     _held[client] = held - 1;
                 }
             }
-        }
-    }
-
-    public int HeldBy(IPAddress client)
-    {
-        lock (_lock)
-        {
-            return _held.GetValueOrDefault(client);
         }
     }
 }

@@ -40,8 +40,6 @@ internal sealed class SmtpUpstream : IUpstream, IAsyncDisposable
     /// <summary>For tests: after an upstream fault the pool must come back to its baseline.</summary>
     internal SmtpConnectionPool Pool { get; }
 
-    internal ClientShares Shares => _shares;
-
     internal UpstreamLeaseSettings Settings { get; }
 
     public UpstreamHealth Health { get; }

@@ -18,8 +18,6 @@ namespace SmtpAmpProxy.Tests.EndToEnd;
 /// </summary>
 public sealed class QueueModeTests
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task UpstreamDownSigkillRestartUpstreamBackFlush_AllFiftyArriveExactlyOnce()
     {

@@ -13,7 +13,6 @@ internal sealed class BoundSmtpClient : IAsyncDisposable
 {
     private static readonly TimeSpan IoTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly Socket _socket;
     private readonly byte[] _buffer = new byte[16 * 1024];
     private Stream _stream;
     private int _start;
@@ -21,7 +20,6 @@ internal sealed class BoundSmtpClient : IAsyncDisposable
 
     private BoundSmtpClient(Socket socket)
     {
-        _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
     }
 
