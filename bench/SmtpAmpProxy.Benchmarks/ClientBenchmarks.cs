@@ -1,7 +1,7 @@
 using System.Text;
 using BenchmarkDotNet.Attributes;
-using SmtpAmpProxy.Smtp;
 using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Benchmarks;
 

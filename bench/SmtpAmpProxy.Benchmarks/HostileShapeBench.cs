@@ -3,8 +3,11 @@ using System.Globalization;
 using System.Text;
 using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Parsing;
 using SmtpAmpProxy.Mime.Tests.Hostile;
 using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Normalizer.Documents;
+using SmtpAmpProxy.Normalizer.Options;
 using SmtpAmpProxy.Normalizer.Tests.Hostile;
 
 namespace SmtpAmpProxy.Benchmarks;

@@ -1,6 +1,8 @@
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Mime.Writing;
 
 namespace SmtpAmpProxy.Benchmarks;
 

@@ -2,6 +2,7 @@ using System.Text;
 using BenchmarkDotNet.Attributes;
 using SmtpAmpProxy.Mime;
 using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Normalizer.Options;
 
 namespace SmtpAmpProxy.Benchmarks;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 using BenchmarkDotNet.Attributes;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Buffers;
 using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Benchmarks;

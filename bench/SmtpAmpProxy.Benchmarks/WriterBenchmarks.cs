@@ -1,9 +1,12 @@
 using System.Net;
 using BenchmarkDotNet.Attributes;
 using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Writing;
 using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Normalizer.Results;
 using SmtpAmpProxy.Relay;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Benchmarks;
 

@@ -1,4 +1,10 @@
 using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Mime.Writing;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Normalizer.Results;
+using SmtpAmpProxy.Normalizer.Rules;
+using SmtpAmpProxy.Normalizer.Scanning;
 
 namespace SmtpAmpProxy.Normalizer;
 

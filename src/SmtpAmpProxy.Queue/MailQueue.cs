@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Queue.Bounce;
 using SmtpAmpProxy.Queue.Delivery;
 using SmtpAmpProxy.Queue.Spool;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Queue;
 

@@ -1,4 +1,6 @@
-namespace SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Parsing;
+
+namespace SmtpAmpProxy.Mime.Model;
 
 /// <summary>A parsed Content-Type (RFC 2045 §5.1) with RFC 2231 parameter values already decoded.</summary>
 public sealed class ContentType

@@ -1,6 +1,7 @@
 using System.Globalization;
+using SmtpAmpProxy.Mime.Parsing;
 
-namespace SmtpAmpProxy.Mime;
+namespace SmtpAmpProxy.Mime.Model;
 
 /// <summary>
 /// One entity of a message as byte ranges of the source. Layout of a multipart body (RFC 2046 §5.1.1):

@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Mime;
+namespace SmtpAmpProxy.Mime.Parsing;
 
 /// <summary>Reads fields from a header block already delimited by the parser.</summary>
 internal static class HeaderReader

@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Text;
+using SmtpAmpProxy.Mime.Model;
 
-namespace SmtpAmpProxy.Mime;
+namespace SmtpAmpProxy.Mime.Parsing;
 
 /// <summary>
 /// Structured field values of RFC 2045 (Content-Type, Content-Transfer-Encoding, Content-Disposition) with

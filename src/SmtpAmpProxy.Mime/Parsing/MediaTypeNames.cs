@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SmtpAmpProxy.Mime;
+namespace SmtpAmpProxy.Mime.Parsing;
 
 /// <summary>
 /// Lower-case names for the tokens a parse meets most, so a typical message allocates no string for them.

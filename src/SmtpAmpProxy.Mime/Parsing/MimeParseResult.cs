@@ -1,4 +1,6 @@
-namespace SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
+
+namespace SmtpAmpProxy.Mime.Parsing;
 
 /// <summary>
 /// The structure of one message. On a crossed limit the tree stops where the limit was met: the entity then

@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Mime;
+namespace SmtpAmpProxy.Mime.Parsing;
 
 public static class MimeParser
 {

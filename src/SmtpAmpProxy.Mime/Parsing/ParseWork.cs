@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Mime;
+namespace SmtpAmpProxy.Mime.Parsing;
 
 /// <summary>
 /// Steps the parsers take on this thread: bytes a search or comparison went over, and one per item handled

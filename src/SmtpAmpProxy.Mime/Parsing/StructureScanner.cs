@@ -1,4 +1,6 @@
-namespace SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
+
+namespace SmtpAmpProxy.Mime.Parsing;
 
 /// <summary>
 /// One pass over a message. Multiparts open while the scan is inside them are kept on an explicit stack

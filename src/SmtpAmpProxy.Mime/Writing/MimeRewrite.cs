@@ -1,4 +1,6 @@
-namespace SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
+
+namespace SmtpAmpProxy.Mime.Writing;
 
 /// <summary>
 /// A set of edits on multipart bodies: for each edited multipart, the new order of its children

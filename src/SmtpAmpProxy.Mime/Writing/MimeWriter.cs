@@ -1,4 +1,6 @@
-namespace SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Parsing;
+
+namespace SmtpAmpProxy.Mime.Writing;
 
 public static class MimeWriter
 {

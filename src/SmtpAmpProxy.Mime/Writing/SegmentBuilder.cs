@@ -1,4 +1,6 @@
-namespace SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
+
+namespace SmtpAmpProxy.Mime.Writing;
 
 /// <summary>
 /// Walks the tree and emits source ranges; adjacent ranges merge, so an unedited message is one segment.

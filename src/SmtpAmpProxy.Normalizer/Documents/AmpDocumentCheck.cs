@@ -1,6 +1,7 @@
-using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
+using SmtpAmpProxy.Normalizer.Rules;
 
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Documents;
 
 /// <summary>One broken document rule of one AMP part: the rule code and the problem in words.</summary>
 internal readonly record struct DocumentProblem(string Code, string Problem);

@@ -1,7 +1,8 @@
 using System.Buffers;
-using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
+using SmtpAmpProxy.Normalizer.Rules;
 
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Documents;
 
 /// <summary>
 /// The AMP part's document as UTF-8 bytes: its transfer encoding undone and its charset read.

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Documents;
 
 /// <summary>What the markup scan saw of the AMP for Email rules the proxy can check without the validator.</summary>
 internal sealed class AmpMarkupReport

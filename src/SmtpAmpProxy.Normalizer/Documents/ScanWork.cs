@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Documents;
 
 /// <summary>
 /// Bytes the AMP document scan searched or stepped over on this thread. Tests compare the count for a hostile

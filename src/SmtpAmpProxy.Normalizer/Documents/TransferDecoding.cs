@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Documents;
 
 /// <summary>Tolerant decoders for the two transfer encodings of RFC 2045 (sections 6.7 and 6.8).</summary>
 internal static class TransferDecoding

@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Options;
 
 /// <summary>What to do with a <c>text/x-amp-html</c> part whose parent is not multipart/alternative (amp-misplaced).</summary>
 public enum MisplacedAction { Reject, Pass }

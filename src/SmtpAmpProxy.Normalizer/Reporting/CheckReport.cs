@@ -2,8 +2,12 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Normalizer.Results;
+using SmtpAmpProxy.Normalizer.Rules;
 
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Reporting;
 
 /// <summary>The offline verdict of <c>smtp-amp-proxy check</c>, for people (text) and for jq (JSON).</summary>
 public static class CheckReport

@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Results;
 
 public enum AmpVerdict { Pass, Rewrite, Reject }
 

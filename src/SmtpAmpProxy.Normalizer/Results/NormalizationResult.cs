@@ -1,6 +1,7 @@
-using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Mime.Writing;
 
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Results;
 
 public sealed class NormalizationResult
 {

@@ -1,6 +1,11 @@
-using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Mime.Writing;
+using SmtpAmpProxy.Normalizer.Documents;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Normalizer.Results;
 
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Rules;
 
 /// <summary>
 /// Applies the AMP rule table to a parsed tree.

@@ -1,6 +1,6 @@
-using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
 
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Rules;
 
 /// <summary>What a part means to the AMP rules.</summary>
 internal static class PartKinds

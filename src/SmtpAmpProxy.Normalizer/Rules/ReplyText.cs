@@ -1,6 +1,7 @@
 using System.Text;
+using SmtpAmpProxy.Normalizer.Results;
 
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Rules;
 
 /// <summary>
 /// Makes text safe for one SMTP reply line: printable ASCII only, so that nothing a sender put in a

@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Normalizer;
+namespace SmtpAmpProxy.Normalizer.Rules;
 
 /// <summary>The rule codes of the design's AMP table, as they appear in replies, logs and reports.</summary>
 internal static class RuleCodes

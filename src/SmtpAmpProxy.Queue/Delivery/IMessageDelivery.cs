@@ -1,4 +1,5 @@
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Queue.Delivery;
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Queue.Spool;
 

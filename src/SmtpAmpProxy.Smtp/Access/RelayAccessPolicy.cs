@@ -1,6 +1,8 @@
 using System.Net;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Access;
 
 /// <summary>
 /// Every decision about who may relay, in one place: which load balancers may name a client in a PROXY

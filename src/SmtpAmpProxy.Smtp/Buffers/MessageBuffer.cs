@@ -1,9 +1,8 @@
 using System.Buffers;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
-using SmtpAmpProxy.Smtp.Buffers;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Buffers;
 
 /// <summary>
 /// The bytes of one message. Writes go to one pooled array up to a threshold, then to a file in a

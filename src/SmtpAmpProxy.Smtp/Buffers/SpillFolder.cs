@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Buffers;
 
 /// <summary>
 /// The folder where messages larger than the memory threshold are spilled. A spill file loses its name the

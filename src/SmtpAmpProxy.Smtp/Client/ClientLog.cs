@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Smtp.Client;
 

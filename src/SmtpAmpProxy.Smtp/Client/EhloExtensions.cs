@@ -1,3 +1,5 @@
+using SmtpAmpProxy.Smtp.Protocol;
+
 namespace SmtpAmpProxy.Smtp.Client;
 
 /// <summary>The service extensions an EHLO reply announces (RFC 5321 4.1.1.1): keyword upper-case, then parameters.</summary>

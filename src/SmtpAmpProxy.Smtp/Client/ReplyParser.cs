@@ -1,4 +1,5 @@
 using System.Text;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Smtp.Client;
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Smtp.Client;
 

@@ -6,9 +6,9 @@ using System.Security.Authentication;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Client;
 
 /// <summary>
 /// One SMTP session to the upstream (RFC 5321 client side with STARTTLS, AUTH, PIPELINING): a command and

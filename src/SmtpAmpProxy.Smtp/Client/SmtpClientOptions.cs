@@ -1,4 +1,6 @@
-namespace SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
+
+namespace SmtpAmpProxy.Smtp.Client;
 
 /// <summary>Where and how to relay: the upstream MTA (e.g. smtp.sendgrid.net:587, STARTTLS, user "apikey").</summary>
 public sealed record SmtpClientOptions

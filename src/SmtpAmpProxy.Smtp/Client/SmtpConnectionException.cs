@@ -1,4 +1,6 @@
-namespace SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
+
+namespace SmtpAmpProxy.Smtp.Client;
 
 /// <summary>Where in the life of an upstream connection a failure happened.</summary>
 public enum SmtpFailureStage

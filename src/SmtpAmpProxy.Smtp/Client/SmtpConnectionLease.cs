@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Client;
 
 /// <summary>
 /// One rent of a pooled connection. The connection is reachable only through the lease and only until it

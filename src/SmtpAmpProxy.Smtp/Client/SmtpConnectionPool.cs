@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
-using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Client;
 
 /// <summary>
 /// Upstream sessions kept open between messages (TLS and AUTH cost several round trips). The pool opens,

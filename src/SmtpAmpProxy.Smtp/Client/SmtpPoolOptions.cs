@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Client;
 
 public sealed record SmtpPoolOptions
 {

@@ -1,4 +1,6 @@
-namespace SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
+
+namespace SmtpAmpProxy.Smtp.Client;
 
 /// <summary>One RCPT TO: the forward path and its parameters (e.g. "NOTIFY=NEVER"), as sent by the sender.</summary>
 public readonly record struct SmtpRecipient(string Path, string? Parameters = null);

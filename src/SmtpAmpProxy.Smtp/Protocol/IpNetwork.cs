@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Protocol;
 
 /// <summary>
 /// A <see cref="IPNetwork"/> as operators write one in configuration. The BCL type does the matching;

@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Protocol;
 
 /// <summary>An SMTP reply (RFC 5321 4.2) with its RFC 3463 enhanced status code.</summary>
 /// <param name="Code">The three-digit reply code.</param>

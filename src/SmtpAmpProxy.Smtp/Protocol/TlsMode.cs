@@ -1,4 +1,4 @@
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Protocol;
 
 /// <summary>How a connection gets TLS.</summary>
 public enum TlsMode

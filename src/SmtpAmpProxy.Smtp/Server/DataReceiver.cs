@@ -1,4 +1,5 @@
 using System.Buffers;
+using SmtpAmpProxy.Smtp.Buffers;
 
 namespace SmtpAmpProxy.Smtp.Server;
 

@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Smtp.Server;
 

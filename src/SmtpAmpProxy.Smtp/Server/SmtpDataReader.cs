@@ -1,3 +1,5 @@
+using SmtpAmpProxy.Smtp.Buffers;
+
 namespace SmtpAmpProxy.Smtp.Server;
 
 /// <summary>

@@ -2,9 +2,10 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using SmtpAmpProxy.Smtp.Server;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Server;
 
 /// <summary>Listeners and the SMTP sessions they accept.</summary>
 public sealed partial class SmtpServer : IAsyncDisposable

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Smtp.Buffers;
 
 namespace SmtpAmpProxy.Smtp.Server;
 

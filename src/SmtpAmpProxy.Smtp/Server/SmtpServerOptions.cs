@@ -1,8 +1,11 @@
 using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using SmtpAmpProxy.Smtp.Access;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Server;
 
 /// <summary>What DATA does with a LF not preceded by CR (RFC 5321 2.3.8 forbids it).</summary>
 public enum BareLineFeedPolicy

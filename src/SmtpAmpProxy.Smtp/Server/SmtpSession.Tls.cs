@@ -1,3 +1,5 @@
+using SmtpAmpProxy.Smtp.Protocol;
+
 namespace SmtpAmpProxy.Smtp.Server;
 
 internal sealed partial class SmtpSession

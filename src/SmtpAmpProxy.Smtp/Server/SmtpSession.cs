@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Smtp.Server;
 

@@ -1,6 +1,8 @@
 using System.Net;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Server;
 
 /// <summary>What a handler may know about its session. The server updates it as the session goes on.</summary>
 public sealed record SmtpSessionInfo(long SessionId, IPEndPoint RemoteEndPoint, IPEndPoint LocalEndPoint)

@@ -1,6 +1,7 @@
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Hosting;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Access;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Access;
 

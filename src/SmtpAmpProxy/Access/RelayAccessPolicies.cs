@@ -1,5 +1,6 @@
 using SmtpAmpProxy.Configuration;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Access;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Access;
 

@@ -1,6 +1,8 @@
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Mime;
 using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Normalizer.Reporting;
+using SmtpAmpProxy.Normalizer.Results;
 
 namespace SmtpAmpProxy.Cli;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
-using SmtpAmpProxy.Normalizer;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Configuration;
 

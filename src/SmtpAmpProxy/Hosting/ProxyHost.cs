@@ -12,10 +12,12 @@ using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Http;
 using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Mime;
-using SmtpAmpProxy.Queue;
 using SmtpAmpProxy.Quarantine;
+using SmtpAmpProxy.Queue;
 using SmtpAmpProxy.Relay;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Upstream;
 using SmtpAmpProxy.Webhook;
 

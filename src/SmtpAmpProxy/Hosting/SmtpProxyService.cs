@@ -6,7 +6,9 @@ using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Access;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Logging;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Hosting;
 

@@ -1,10 +1,10 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using SmtpAmpProxy.Hosting;
 using OpenTelemetry.Metrics;
+using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Metrics;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Buffers;
 
 namespace SmtpAmpProxy.Http;
 

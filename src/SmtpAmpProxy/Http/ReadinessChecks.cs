@@ -3,7 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Hosting;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Buffers;
 
 namespace SmtpAmpProxy.Http;
 

@@ -1,6 +1,5 @@
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Metrics;
-using SmtpAmpProxy.Smtp;
 using SmtpAmpProxy.Upstream;
 
 namespace SmtpAmpProxy.Http;

@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Normalizer.Results;
 
 namespace SmtpAmpProxy.Metrics;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Metrics;
 

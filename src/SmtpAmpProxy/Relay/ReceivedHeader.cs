@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Relay;
 

@@ -1,4 +1,4 @@
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Relay;
 

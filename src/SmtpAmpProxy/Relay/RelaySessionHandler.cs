@@ -5,8 +5,11 @@ using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Logging;
 using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Normalizer.Results;
 using SmtpAmpProxy.Quarantine;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Upstream;
 
 namespace SmtpAmpProxy.Relay;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Metrics;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Upstream;
 
 namespace SmtpAmpProxy.Relay;

@@ -1,7 +1,7 @@
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Mime;
-using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Normalizer.Options;
 using SmtpAmpProxy.Quarantine;
 
 namespace SmtpAmpProxy.Relay;

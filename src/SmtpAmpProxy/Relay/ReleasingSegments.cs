@@ -1,4 +1,4 @@
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Buffers;
 
 namespace SmtpAmpProxy.Relay;
 

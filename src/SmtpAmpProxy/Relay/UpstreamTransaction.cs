@@ -2,7 +2,9 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Logging;
 using SmtpAmpProxy.Metrics;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Upstream;
 
 namespace SmtpAmpProxy.Relay;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Upstream;
 

@@ -1,4 +1,5 @@
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Upstream;
 

@@ -1,7 +1,8 @@
 using System.Net;
 using System.Text;
 using SmtpAmpProxy.Queue.Delivery;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Upstream;
 

@@ -1,7 +1,9 @@
 using System.Text;
 using SmtpAmpProxy.Queue;
 using SmtpAmpProxy.Queue.Spool;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Upstream;
 

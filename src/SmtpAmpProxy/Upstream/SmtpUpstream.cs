@@ -2,7 +2,9 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Metrics;
 using SmtpAmpProxy.Relay;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Upstream;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using SmtpAmpProxy.Logging;
 using SmtpAmpProxy.Metrics;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
 
 namespace SmtpAmpProxy.Upstream;
 

@@ -1,5 +1,7 @@
 using System.Text;
+using SmtpAmpProxy.Mime.Parsing;
 using SmtpAmpProxy.Mime.Tests.Support;
+using SmtpAmpProxy.Mime.Writing;
 
 namespace SmtpAmpProxy.Mime.Tests.Limits;
 

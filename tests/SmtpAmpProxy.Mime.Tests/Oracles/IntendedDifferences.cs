@@ -1,4 +1,5 @@
 using System.Text;
+using SmtpAmpProxy.Mime.Model;
 
 namespace SmtpAmpProxy.Mime.Tests.Oracles;
 

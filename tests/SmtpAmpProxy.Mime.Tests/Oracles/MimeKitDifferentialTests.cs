@@ -1,5 +1,5 @@
 using CsCheck;
-using SmtpAmpProxy.Testing;
+using SmtpAmpProxy.Mime.Parsing;
 using SmtpAmpProxy.Mime.Tests.Support;
 
 namespace SmtpAmpProxy.Mime.Tests.Oracles;

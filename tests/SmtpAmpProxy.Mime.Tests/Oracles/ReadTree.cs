@@ -1,4 +1,6 @@
 using System.Text;
+using SmtpAmpProxy.Mime.Model;
+using SmtpAmpProxy.Mime.Parsing;
 using SmtpAmpProxy.Mime.Tests.Support;
 using Kit = MimeKit;
 

@@ -1,6 +1,6 @@
 using CsCheck;
 
-namespace SmtpAmpProxy.Testing;
+namespace SmtpAmpProxy.Mime.Tests.Oracles;
 
 /// <summary>
 /// Property tests that draw the same samples on every run, so a CI result can be repeated: sample i

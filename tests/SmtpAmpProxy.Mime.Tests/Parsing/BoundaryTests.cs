@@ -1,3 +1,4 @@
+using SmtpAmpProxy.Mime.Model;
 using SmtpAmpProxy.Mime.Tests.Support;
 
 namespace SmtpAmpProxy.Mime.Tests.Parsing;

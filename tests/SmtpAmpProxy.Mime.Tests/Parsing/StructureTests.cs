@@ -1,4 +1,6 @@
+using SmtpAmpProxy.Mime.Parsing;
 using SmtpAmpProxy.Mime.Tests.Support;
+using SmtpAmpProxy.Mime.Writing;
 
 namespace SmtpAmpProxy.Mime.Tests.Parsing;
 

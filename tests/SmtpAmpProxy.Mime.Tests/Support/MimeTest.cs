@@ -1,4 +1,6 @@
 using System.Text;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Mime.Writing;
 
 namespace SmtpAmpProxy.Mime.Tests.Support;
 

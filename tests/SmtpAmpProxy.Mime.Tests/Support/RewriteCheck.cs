@@ -1,3 +1,6 @@
+using SmtpAmpProxy.Mime.Model;
+using SmtpAmpProxy.Mime.Writing;
+
 namespace SmtpAmpProxy.Mime.Tests.Support;
 
 internal static class RewriteCheck

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using SmtpAmpProxy.Mime.Model;
+using SmtpAmpProxy.Mime.Parsing;
 
 namespace SmtpAmpProxy.Mime.Tests.Support;
 

@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
+using SmtpAmpProxy.Mime.Model;
 using SmtpAmpProxy.Mime.Tests.Support;
+using SmtpAmpProxy.Mime.Writing;
 
 namespace SmtpAmpProxy.Mime.Tests.Writing;
 

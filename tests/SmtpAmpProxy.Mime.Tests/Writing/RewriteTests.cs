@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SmtpAmpProxy.Mime.Tests.Support;
+using SmtpAmpProxy.Mime.Writing;
 
 namespace SmtpAmpProxy.Mime.Tests.Writing;
 

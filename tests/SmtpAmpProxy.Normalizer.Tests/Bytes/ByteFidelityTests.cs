@@ -1,5 +1,7 @@
-using SmtpAmpProxy.Mime;
-using static SmtpAmpProxy.Normalizer.Tests.Mail;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Normalizer.Results;
+using SmtpAmpProxy.Normalizer.Tests.Support;
+using static SmtpAmpProxy.Normalizer.Tests.Support.Mail;
 
 namespace SmtpAmpProxy.Normalizer.Tests.Bytes;
 

@@ -1,3 +1,6 @@
+using SmtpAmpProxy.Normalizer.Results;
+using SmtpAmpProxy.Normalizer.Tests.Support;
+
 namespace SmtpAmpProxy.Normalizer.Tests.Corpus;
 
 public sealed class CorpusTests

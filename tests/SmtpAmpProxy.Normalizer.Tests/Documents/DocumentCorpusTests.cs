@@ -1,5 +1,8 @@
 using System.Text;
-using static SmtpAmpProxy.Normalizer.Tests.Mail;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Normalizer.Results;
+using SmtpAmpProxy.Normalizer.Tests.Support;
+using static SmtpAmpProxy.Normalizer.Tests.Support.Mail;
 
 namespace SmtpAmpProxy.Normalizer.Tests.Documents;
 

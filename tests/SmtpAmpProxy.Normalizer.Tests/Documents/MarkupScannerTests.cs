@@ -1,5 +1,7 @@
 using System.Text;
-using static SmtpAmpProxy.Normalizer.Tests.Mail;
+using SmtpAmpProxy.Normalizer.Documents;
+using SmtpAmpProxy.Normalizer.Tests.Support;
+using static SmtpAmpProxy.Normalizer.Tests.Support.Mail;
 
 namespace SmtpAmpProxy.Normalizer.Tests.Documents;
 

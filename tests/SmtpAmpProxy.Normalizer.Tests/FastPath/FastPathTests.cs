@@ -1,6 +1,9 @@
 using System.Text;
-using SmtpAmpProxy.Mime;
-using static SmtpAmpProxy.Normalizer.Tests.Mail;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Normalizer.Results;
+using SmtpAmpProxy.Normalizer.Scanning;
+using SmtpAmpProxy.Normalizer.Tests.Support;
+using static SmtpAmpProxy.Normalizer.Tests.Support.Mail;
 
 namespace SmtpAmpProxy.Normalizer.Tests.FastPath;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using SmtpAmpProxy.Normalizer.Documents;
 
 namespace SmtpAmpProxy.Normalizer.Tests.Hostile;
 

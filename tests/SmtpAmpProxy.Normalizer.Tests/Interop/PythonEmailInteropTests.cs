@@ -1,4 +1,7 @@
-using static SmtpAmpProxy.Normalizer.Tests.Mail;
+using static SmtpAmpProxy.Normalizer.Tests.Support.Mail;
+
+using SmtpAmpProxy.Normalizer.Results;
+using SmtpAmpProxy.Normalizer.Tests.Support;
 
 namespace SmtpAmpProxy.Normalizer.Tests.Interop;
 

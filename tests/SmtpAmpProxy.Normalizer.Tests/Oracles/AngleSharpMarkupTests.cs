@@ -1,6 +1,8 @@
 using System.Text;
 using AngleSharp.Dom;
 using AngleSharp.Html.Parser;
+using SmtpAmpProxy.Normalizer.Documents;
+using SmtpAmpProxy.Normalizer.Tests.Support;
 
 namespace SmtpAmpProxy.Normalizer.Tests.Oracles;
 

@@ -1,6 +1,9 @@
 using CsCheck;
-using SmtpAmpProxy.Testing;
 using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Tests.Oracles;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Normalizer.Results;
+using SmtpAmpProxy.Normalizer.Tests.Support;
 using Kit = MimeKit;
 
 namespace SmtpAmpProxy.Normalizer.Tests.Oracles;

@@ -1,5 +1,8 @@
 using SmtpAmpProxy.Mime;
-using static SmtpAmpProxy.Normalizer.Tests.Mail;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Normalizer.Results;
+using static SmtpAmpProxy.Normalizer.Tests.Support.Mail;
 
 namespace SmtpAmpProxy.Normalizer.Tests.Rules;
 

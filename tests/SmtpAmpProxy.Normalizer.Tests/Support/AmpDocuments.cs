@@ -1,7 +1,7 @@
 using System.Text.Json;
-using static SmtpAmpProxy.Normalizer.Tests.Mail;
+using static SmtpAmpProxy.Normalizer.Tests.Support.Mail;
 
-namespace SmtpAmpProxy.Normalizer.Tests;
+namespace SmtpAmpProxy.Normalizer.Tests.Support;
 
 /// <summary>The AMP4EMAIL documents of tests/corpus/amp/documents and messages built around them.</summary>
 internal static class AmpDocuments

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace SmtpAmpProxy.Normalizer.Tests;
+namespace SmtpAmpProxy.Normalizer.Tests.Support;
 
 /// <summary>One corpus message with the expectation written beside it (NAME.expected.json).</summary>
 internal sealed record CorpusCase(string Name, string EmlPath, string Verdict, string? Code, string[] Actions,

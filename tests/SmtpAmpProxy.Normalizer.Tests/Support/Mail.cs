@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SmtpAmpProxy.Normalizer.Tests;
+namespace SmtpAmpProxy.Normalizer.Tests.Support;
 
 /// <summary>A MIME node for building test messages; <see cref="Mail"/> turns a tree into bytes.</summary>
 internal abstract record Node(string ContentType, string ExtraHeaders);

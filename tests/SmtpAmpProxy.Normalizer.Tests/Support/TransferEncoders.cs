@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SmtpAmpProxy.Normalizer.Tests;
+namespace SmtpAmpProxy.Normalizer.Tests.Support;
 
 /// <summary>Encoders for building base64 and quoted-printable test parts (RFC 2045 sections 6.7, 6.8).</summary>
 internal static class TransferEncoders

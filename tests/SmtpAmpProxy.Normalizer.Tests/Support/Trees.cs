@@ -1,6 +1,10 @@
 using SmtpAmpProxy.Mime;
+using SmtpAmpProxy.Mime.Model;
+using SmtpAmpProxy.Mime.Parsing;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Normalizer.Results;
 
-namespace SmtpAmpProxy.Normalizer.Tests;
+namespace SmtpAmpProxy.Normalizer.Tests.Support;
 
 internal static class Trees
 {

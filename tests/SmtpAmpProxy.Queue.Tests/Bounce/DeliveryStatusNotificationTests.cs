@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using SmtpAmpProxy.Queue.Bounce;
 using SmtpAmpProxy.Queue.Tests.Support;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Queue.Tests.Bounce;
 

@@ -133,6 +133,6 @@ public sealed class QueueControlTests
 
 file static class Delivery
 {
-    public static Smtp.SmtpReply[] DeliveryRepliesFor(Queue.Delivery.DeliveryRequest r, bool first) =>
+    public static Smtp.Protocol.SmtpReply[] DeliveryRepliesFor(Queue.Delivery.DeliveryRequest r, bool first) =>
         Queue.Delivery.DeliveryReplies.ForAll(r.Recipients.Count, first ? ScriptedDelivery.Busy : ScriptedDelivery.Ok);
 }

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SmtpAmpProxy.Queue.Delivery;
 using SmtpAmpProxy.Queue.Spool;
 using SmtpAmpProxy.Queue.Tests.Support;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Queue.Tests.Delivery;
 

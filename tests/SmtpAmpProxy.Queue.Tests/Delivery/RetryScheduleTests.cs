@@ -1,5 +1,5 @@
 using SmtpAmpProxy.Queue.Delivery;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Queue.Tests.Delivery;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using SmtpAmpProxy.Queue.Spool;
 using SmtpAmpProxy.Queue.Tests.Support;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
 
 namespace SmtpAmpProxy.Queue.Tests.Spool;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SmtpAmpProxy.Queue.Spool;
 using SmtpAmpProxy.Queue.Tests.Support;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
 
 namespace SmtpAmpProxy.Queue.Tests.Spool;
 

@@ -2,10 +2,9 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
-using SmtpAmpProxy.Queue.Delivery;
 using SmtpAmpProxy.Queue.Spool;
 using SmtpAmpProxy.Queue.Tests.Support;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
 
 namespace SmtpAmpProxy.Queue.Tests.Spool;
 

@@ -4,7 +4,8 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using SmtpAmpProxy.Queue.Delivery;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Queue.Tests.Support;
 

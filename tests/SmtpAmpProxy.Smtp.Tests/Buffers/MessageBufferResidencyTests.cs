@@ -1,3 +1,5 @@
+using SmtpAmpProxy.Smtp.Buffers;
+
 namespace SmtpAmpProxy.Smtp.Tests.Buffers;
 
 public sealed class MessageBufferResidencyTests : IDisposable

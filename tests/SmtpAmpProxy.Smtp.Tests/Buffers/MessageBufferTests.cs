@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using SmtpAmpProxy.Smtp.Buffers;
 
 namespace SmtpAmpProxy.Smtp.Tests.Buffers;
 

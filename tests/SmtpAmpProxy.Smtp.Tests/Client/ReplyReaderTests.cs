@@ -1,5 +1,6 @@
 using System.Text;
 using SmtpAmpProxy.Smtp.Client;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Smtp.Tests.Client;
 

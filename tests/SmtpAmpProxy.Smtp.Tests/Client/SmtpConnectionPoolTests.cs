@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
+using SmtpAmpProxy.Smtp.Client;
 using SmtpAmpProxy.Smtp.Tests.Support;
 
 namespace SmtpAmpProxy.Smtp.Tests.Client;

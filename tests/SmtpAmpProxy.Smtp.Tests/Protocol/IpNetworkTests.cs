@@ -1,4 +1,5 @@
 using System.Net;
+using SmtpAmpProxy.Smtp.Protocol;
 
 namespace SmtpAmpProxy.Smtp.Tests.Protocol;
 

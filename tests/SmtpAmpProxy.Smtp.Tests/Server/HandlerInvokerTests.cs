@@ -1,4 +1,6 @@
 using System.Net;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
 using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Smtp.Tests.Support;
 

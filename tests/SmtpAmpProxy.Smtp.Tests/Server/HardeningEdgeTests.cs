@@ -1,5 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Smtp.Tests.Support;
 
 namespace SmtpAmpProxy.Smtp.Tests.Server;

@@ -1,5 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
+using SmtpAmpProxy.Smtp.Access;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Smtp.Tests.Support;
 
 namespace SmtpAmpProxy.Smtp.Tests.Server;

@@ -1,5 +1,5 @@
-using System.Net;
 using System.Text;
+using SmtpAmpProxy.Smtp.Protocol;
 using SmtpAmpProxy.Smtp.Tests.Support;
 
 namespace SmtpAmpProxy.Smtp.Tests.Server;

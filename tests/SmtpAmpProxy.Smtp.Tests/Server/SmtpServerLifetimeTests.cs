@@ -1,4 +1,5 @@
 using System.Text;
+using SmtpAmpProxy.Smtp.Protocol;
 using SmtpAmpProxy.Smtp.Tests.Support;
 
 namespace SmtpAmpProxy.Smtp.Tests.Server;

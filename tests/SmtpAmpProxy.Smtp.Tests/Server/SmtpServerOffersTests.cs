@@ -1,3 +1,4 @@
+using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Smtp.Tests.Support;
 
 namespace SmtpAmpProxy.Smtp.Tests.Server;

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Smtp.Tests.Support;
 
 namespace SmtpAmpProxy.Smtp.Tests.Server;

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
+using SmtpAmpProxy.Smtp.Buffers;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Smtp.Tests.Support;
 

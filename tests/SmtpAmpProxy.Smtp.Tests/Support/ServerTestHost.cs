@@ -1,4 +1,7 @@
 using System.Net;
+using SmtpAmpProxy.Smtp.Access;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Smtp.Tests.Support;
 

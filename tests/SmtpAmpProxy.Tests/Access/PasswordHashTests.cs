@@ -2,7 +2,7 @@ using System.Net;
 using SmtpAmpProxy.Access;
 using SmtpAmpProxy.Cli;
 using SmtpAmpProxy.Configuration;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Tests.Access;
 

@@ -1,6 +1,7 @@
 using SmtpAmpProxy.Configuration;
-using SmtpAmpProxy.Normalizer;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Smtp.Protocol;
+using SmtpAmpProxy.Smtp.Server;
 using SmtpAmpProxy.Tests.Support;
 
 namespace SmtpAmpProxy.Tests.Configuration;

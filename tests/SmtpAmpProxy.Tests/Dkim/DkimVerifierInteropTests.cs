@@ -4,6 +4,8 @@ using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Dkim;
 using SmtpAmpProxy.Mime;
 using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Normalizer.Options;
+using SmtpAmpProxy.Normalizer.Results;
 using SmtpAmpProxy.Tests.Support;
 using static SmtpAmpProxy.Tests.Dkim.DkimTestSupport;
 

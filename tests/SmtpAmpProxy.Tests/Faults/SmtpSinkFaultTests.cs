@@ -1,6 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
 using SmtpAmpProxy.Tests.Support;
 using SmtpAmpProxy.Upstream;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Client;
 using SmtpAmpProxy.Tests.Support;
 using SmtpAmpProxy.Upstream;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using SmtpAmpProxy.Metrics;
-using SmtpAmpProxy.Normalizer;
+using SmtpAmpProxy.Normalizer.Results;
 using SmtpAmpProxy.Tests.Support;
 
 namespace SmtpAmpProxy.Tests.Http;

@@ -1,9 +1,8 @@
-using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SmtpAmpProxy.Configuration;
 using SmtpAmpProxy.Quarantine;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Protocol;
 using SmtpAmpProxy.Tests.Support;
 
 namespace SmtpAmpProxy.Tests.Quarantine;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using SmtpAmpProxy.Relay;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Server;
 
 namespace SmtpAmpProxy.Tests.Relay;
 

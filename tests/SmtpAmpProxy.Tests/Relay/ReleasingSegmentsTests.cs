@@ -1,5 +1,5 @@
 using SmtpAmpProxy.Relay;
-using SmtpAmpProxy.Smtp;
+using SmtpAmpProxy.Smtp.Buffers;
 
 namespace SmtpAmpProxy.Tests.Relay;
 

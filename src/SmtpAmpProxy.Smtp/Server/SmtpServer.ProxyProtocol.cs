@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using SmtpAmpProxy.Smtp.Protocol;
 using SmtpAmpProxy.Smtp.Server.ProxyProtocol;
 
-namespace SmtpAmpProxy.Smtp;
+namespace SmtpAmpProxy.Smtp.Server;
 
 /// <summary>
 /// Listeners behind a TCP load balancer (HAProxy, AWS NLB, Kubernetes) see the balancer's address on every
