@@ -6,7 +6,7 @@ using SmtpAmpProxy.Smtp.Server;
 namespace SmtpAmpProxy.Configuration;
 
 /// <summary>The <c>Proxy</c> section of <c>config/appsettings.json</c>. Defaults are the design's.</summary>
-public sealed record ProxyOptions
+internal sealed record ProxyOptions
 {
     public const string SectionName = "Proxy";
 
@@ -39,7 +39,7 @@ public sealed record ProxyOptions
         Listen is { Count: > 0 } ? Listen : [new ListenOptions()];
 }
 
-public sealed record ListenOptions
+internal sealed record ListenOptions
 {
     public string Endpoint { get; init; } = "0.0.0.0:2525";
     public TlsMode Tls { get; init; } = TlsMode.StartTls;
@@ -48,7 +48,7 @@ public sealed record ListenOptions
     public bool ProxyProtocol { get; init; }
 }
 
-public sealed record TlsOptions
+internal sealed record TlsOptions
 {
     public string CertificatePath { get; init; } = "certs/tls.crt";
     public string KeyPath { get; init; } = "certs/tls.key";
@@ -59,9 +59,9 @@ public sealed record TlsOptions
     public TlsVersion MinimumVersion { get; init; } = TlsVersion.Tls12;
 }
 
-public enum TlsVersion { Tls12, Tls13 }
+internal enum TlsVersion { Tls12, Tls13 }
 
-public sealed record AccessOptions
+internal sealed record AccessOptions
 {
     /// <summary>
     /// Networks that may relay without AUTH. Null means loopback only (Postfix's mynetworks_style = host): behind
@@ -81,7 +81,7 @@ public sealed record AccessOptions
     public IReadOnlyList<string> EffectiveAllowedNetworks => AllowedNetworks ?? DefaultAllowedNetworks;
 }
 
-public sealed record UserOptions
+internal sealed record UserOptions
 {
     public string Name { get; init; } = "";
 
@@ -89,7 +89,7 @@ public sealed record UserOptions
     public string PasswordHash { get; init; } = "";
 }
 
-public sealed record LimitsOptions
+internal sealed record LimitsOptions
 {
     /// <summary>20 MiB: SendGrid's guidance for a message sent over SMTP.</summary>
     [Positive]
@@ -166,16 +166,16 @@ public sealed record LimitsOptions
     public TimeSpan ShutdownDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
 
-public sealed record SmtpBehaviourOptions
+internal sealed record SmtpBehaviourOptions
 {
     public BareLineFeedPolicy BareLineFeed { get; init; } = BareLineFeedPolicy.Normalize;
     public BareCarriageReturnPolicy BareCarriageReturn { get; init; } = BareCarriageReturnPolicy.Reject;
     public bool AddReceivedHeader { get; init; } = true;
 }
 
-public enum UpstreamMode { Smtp, Directory }
+internal enum UpstreamMode { Smtp, Directory }
 
-public sealed record UpstreamOptions
+internal sealed record UpstreamOptions
 {
     public UpstreamMode Mode { get; init; } = UpstreamMode.Smtp;
     public string Host { get; init; } = "smtp.sendgrid.net";
@@ -232,7 +232,7 @@ public sealed record UpstreamOptions
     public string Directory { get; init; } = "outbox";
 }
 
-public sealed record HttpOptions
+internal sealed record HttpOptions
 {
     public string Endpoint { get; init; } = "0.0.0.0:8080";
 
@@ -248,22 +248,22 @@ public sealed record HttpOptions
     public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
-public enum DkimRepairAction { Keep, Remove, Resign }
+internal enum DkimRepairAction { Keep, Remove, Resign }
 
-public sealed record DkimOptions
+internal sealed record DkimOptions
 {
     public DkimRepairAction OnRepair { get; init; } = DkimRepairAction.Keep;
     public IReadOnlyList<DkimKeyOptions>? Keys { get; init; }
 }
 
-public sealed record DkimKeyOptions
+internal sealed record DkimKeyOptions
 {
     public string Domain { get; init; } = "";
     public string Selector { get; init; } = "";
     public string PrivateKeyPath { get; init; } = "";
 }
 
-public sealed record ProxyProtocolOptions
+internal sealed record ProxyProtocolOptions
 {
     /// <summary>The load balancers allowed to send a PROXY header (CIDR); connections from others are closed.</summary>
     public IReadOnlyList<string>? TrustedNetworks { get; init; }
@@ -273,7 +273,7 @@ public sealed record ProxyProtocolOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
-public sealed record QuarantineOptions
+internal sealed record QuarantineOptions
 {
     /// <summary>Where each rejected message is kept as .eml with a .json of its reason; empty: off.</summary>
     public string Directory { get; init; } = "";
@@ -282,7 +282,7 @@ public sealed record QuarantineOptions
     public long MaxTotalBytes { get; init; } = 1024L * 1024 * 1024;
 }
 
-public sealed record PerformanceOptions
+internal sealed record PerformanceOptions
 {
     /// <summary>
     /// True: socket continuations run on the runtime's socket event threads instead of being queued to the
@@ -293,15 +293,15 @@ public sealed record PerformanceOptions
 }
 
 /// <summary>Mirror: the sender hears the upstream's own replies and retries. Queue: the proxy stores and forwards.</summary>
-public enum RelayMode { Mirror, Queue }
+internal enum RelayMode { Mirror, Queue }
 
-public sealed record RelayOptions
+internal sealed record RelayOptions
 {
     public RelayMode Mode { get; init; } = RelayMode.Mirror;
 }
 
 /// <summary>The spool and delivery schedule of Queue mode; defaults are Postfix's.</summary>
-public sealed record QueueModeOptions
+internal sealed record QueueModeOptions
 {
     /// <summary>One spool per instance, on storage that survives a restart (a PersistentVolumeClaim per replica).</summary>
     public string Directory { get; init; } = "/var/spool/smtp-amp-proxy";

@@ -3,7 +3,7 @@ using System.Net;
 namespace SmtpAmpProxy.Webhook;
 
 /// <summary>The <c>Proxy:Webhook</c> section: SendGrid's signed Event Webhook and the tagging that feeds it.</summary>
-public sealed record WebhookOptions
+internal sealed record WebhookOptions
 {
     /// <summary>address:port of the listener SendGrid posts to; empty or <c>none</c>: off.</summary>
     public string Endpoint { get; init; } = "";

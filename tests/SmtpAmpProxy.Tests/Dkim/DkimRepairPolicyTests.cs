@@ -29,11 +29,12 @@ public sealed class DkimRepairPolicyTests : IDisposable
     }
 
     [Theory]
-    [InlineData(DkimRepairAction.Keep)]
-    [InlineData(DkimRepairAction.Remove)]
-    [InlineData(DkimRepairAction.Resign)]
-    public void Apply_NotRepaired_ReturnsTheSameSegmentsUntouched(DkimRepairAction action)
+    [InlineData(nameof(DkimRepairAction.Keep))]
+    [InlineData(nameof(DkimRepairAction.Remove))]
+    [InlineData(nameof(DkimRepairAction.Resign))]
+    public void Apply_NotRepaired_ReturnsTheSameSegmentsUntouched(string actionName)
     {
+        var action = Enum.Parse<DkimRepairAction>(actionName);
         var segments = One(Signed);
 
         var result = DkimRepairPolicy.Apply(segments, repaired: false, action, _ring, SignTime);
@@ -66,10 +67,11 @@ public sealed class DkimRepairPolicyTests : IDisposable
     }
 
     [Theory]
-    [InlineData(DkimRepairAction.Keep)]
-    [InlineData(DkimRepairAction.Remove)]
-    public void Apply_NoSignature_SaysSoAndLeavesMessage(DkimRepairAction action)
+    [InlineData(nameof(DkimRepairAction.Keep))]
+    [InlineData(nameof(DkimRepairAction.Remove))]
+    public void Apply_NoSignature_SaysSoAndLeavesMessage(string actionName)
     {
+        var action = Enum.Parse<DkimRepairAction>(actionName);
         var segments = One(Ascii(Rest));
 
         var result = DkimRepairPolicy.Apply(segments, repaired: true, action, _ring, SignTime);
