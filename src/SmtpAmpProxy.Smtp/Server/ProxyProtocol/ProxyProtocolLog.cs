@@ -3,21 +3,21 @@ using Microsoft.Extensions.Logging;
 
 namespace SmtpAmpProxy.Smtp.Server.ProxyProtocol;
 
-/// <summary>PROXY protocol events, ids 1070-1079 of the server's range. The peer is the socket's address (the balancer).</summary>
+/// <summary>PROXY protocol events (ids in <see cref="SmtpEventIds.ProxyProtocol"/>). The peer is the socket's address (the balancer).</summary>
 internal static partial class ProxyProtocolLog
 {
-    [LoggerMessage(1070, LogLevel.Warning, "Connection from {Peer} closed: not a trusted PROXY protocol sender (Proxy:ProxyProtocol:TrustedNetworks)")]
+    [LoggerMessage(SmtpEventIds.ProxyProtocol.Untrusted, LogLevel.Warning, "Connection from {Peer} closed: not a trusted PROXY protocol sender (Proxy:ProxyProtocol:TrustedNetworks)")]
     public static partial void Untrusted(ILogger logger, IPEndPoint peer);
 
-    [LoggerMessage(1071, LogLevel.Warning, "Connection from {Peer} closed: no complete PROXY header within {Timeout}")]
+    [LoggerMessage(SmtpEventIds.ProxyProtocol.HeaderTimeout, LogLevel.Warning, "Connection from {Peer} closed: no complete PROXY header within {Timeout}")]
     public static partial void HeaderTimeout(ILogger logger, IPEndPoint peer, TimeSpan timeout);
 
-    [LoggerMessage(1072, LogLevel.Warning, "Connection from {Peer} closed: malformed PROXY header ({Error}: {Reason})")]
+    [LoggerMessage(SmtpEventIds.ProxyProtocol.HeaderMalformed, LogLevel.Warning, "Connection from {Peer} closed: malformed PROXY header ({Error}: {Reason})")]
     public static partial void HeaderMalformed(ILogger logger, IPEndPoint peer, ProxyProtocolError error, string reason);
 
-    [LoggerMessage(1073, LogLevel.Debug, "Connection from {Peer} closed before its PROXY header")]
+    [LoggerMessage(SmtpEventIds.ProxyProtocol.ClosedBeforeHeader, LogLevel.Debug, "Connection from {Peer} closed before its PROXY header")]
     public static partial void ClosedBeforeHeader(ILogger logger, IPEndPoint peer);
 
-    [LoggerMessage(1074, LogLevel.Debug, "PROXY v{Version} {Command} from {Peer}: client {Client}")]
+    [LoggerMessage(SmtpEventIds.ProxyProtocol.HeaderAccepted, LogLevel.Debug, "PROXY v{Version} {Command} from {Peer}: client {Client}")]
     public static partial void HeaderAccepted(ILogger logger, int version, ProxyCommand command, IPEndPoint peer, IPEndPoint client);
 }
