@@ -14,46 +14,33 @@ internal readonly record struct DataReceipt(ReadOutcome Outcome, bool SenderLeft
 /// dot-unstuffing, size and header limits, bare CR/LF) into the <see cref="MessageBuffer"/>, which spills to
 /// disk past its memory share, with every read held to the DATA limits of <see cref="SessionTimeoutControl"/>.
 /// </summary>
-internal sealed class DataReceiver
+internal sealed class DataReceiver(SmtpServerContext context, SmtpSessionInfo info, SessionTransport transport, SessionTimeoutControl timeouts)
 {
     // Message bytes a session takes in before it lets its thread serve other sessions: about 0.1 ms of work.
     private const int DataBytesBetweenYields = 256 * 1024;
 
-    private readonly SmtpServerContext _context;
-    private readonly SmtpSessionInfo _info;
-    private readonly SessionTransport _transport;
-    private readonly SessionTimeoutControl _timeouts;
-
-    public DataReceiver(SmtpServerContext context, SmtpSessionInfo info, SessionTransport transport, SessionTimeoutControl timeouts)
-    {
-        _context = context;
-        _info = info;
-        _transport = transport;
-        _timeouts = timeouts;
-    }
-
     public async ValueTask<DataReceipt> ReceiveAsync(MessageBuffer message)
     {
-        var options = _context.Options;
+        var options = context.Options;
         var reader = new SmtpDataReader(message, options.MaxMessageBytes, options.BareLineFeed, options.MaxHeaderBytes, options.BareCarriageReturn);
-        var drained = _transport.IsDrained;
-        _timeouts.StartData();
+        var drained = transport.IsDrained;
+        timeouts.StartData();
         long sinceYield = 0;
         while (true)
         {
             if (drained)
             {
-                await _transport.FlushAsync();
+                await transport.FlushAsync();
             }
 
-            _timeouts.DataReceived(reader.MessageBytes);
-            var (outcome, result) = await _transport.ReadAsync(_timeouts.NextReadTimeout(), idle: false);
+            timeouts.DataReceived(reader.MessageBytes);
+            var (outcome, result) = await transport.ReadAsync(timeouts.NextReadTimeout(), idle: false);
             if (outcome != ReadOutcome.Data)
             {
-                if (outcome == ReadOutcome.TimedOut && _timeouts.Limit == SessionTimeout.DataRate)
+                if (outcome == ReadOutcome.TimedOut && timeouts.Limit == SessionTimeout.DataRate)
                 {
-                    ServerLog.DataTooSlow(_context.Logger, _info.SessionId, _info.RemoteEndPoint, options.MinDataRateBytesPerSecond,
-                        reader.MessageBytes, _timeouts.DataElapsed.TotalSeconds);
+                    ServerLog.DataTooSlow(context.Logger, info.SessionId, info.RemoteEndPoint, options.MinDataRateBytesPerSecond,
+                        reader.MessageBytes, timeouts.DataElapsed.TotalSeconds);
                 }
                 else if (outcome == ReadOutcome.Closed)
                 {
@@ -66,11 +53,11 @@ internal sealed class DataReceiver
             var buffer = result.Buffer;
             if (Feed(reader, buffer, out var end))
             {
-                _transport.Take(buffer, end);
+                transport.Take(buffer, end);
                 break;
             }
 
-            _transport.NeedMore(buffer, buffer.End);
+            transport.NeedMore(buffer, buffer.End);
             if (result.IsCompleted)
             {
                 LogSenderVanished(reader);
@@ -98,12 +85,12 @@ internal sealed class DataReceiver
         if (!stored)
         {
             // The session stays usable: the next message may fit in memory, or the disk may have room again.
-            ServerLog.SpillFailed(_context.Logger, _info.SessionId, _info.RemoteEndPoint, _context.Spill.Path, message.StorageError ?? "");
+            ServerLog.SpillFailed(context.Logger, info.SessionId, info.RemoteEndPoint, context.Spill.Path, message.StorageError ?? "");
         }
 
         if (refusal is not null)
         {
-            ServerLog.MessageRefused(_context.Logger, _info.SessionId, _info.RemoteEndPoint, refusal.Reply.Text);
+            ServerLog.MessageRefused(context.Logger, info.SessionId, info.RemoteEndPoint, refusal.Reply.Text);
         }
 
         return new DataReceipt(ReadOutcome.Data, false, refusal);
@@ -132,6 +119,6 @@ internal sealed class DataReceiver
     /// operator wants to see next to the relayed and refused ones, not only as a debug-level lost connection.
     /// </summary>
     private void LogSenderVanished(SmtpDataReader reader) =>
-        ServerLog.SenderVanishedInData(_context.Logger, "sender-vanished", _info.SessionId, _info.RemoteEndPoint,
-            reader.MessageBytes, _timeouts.DataElapsed.TotalSeconds);
+        ServerLog.SenderVanishedInData(context.Logger, "sender-vanished", info.SessionId, info.RemoteEndPoint,
+            reader.MessageBytes, timeouts.DataElapsed.TotalSeconds);
 }

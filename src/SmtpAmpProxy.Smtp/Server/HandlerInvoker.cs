@@ -15,87 +15,26 @@ namespace SmtpAmpProxy.Smtp.Server;
 /// pooled async step, so a pipelined burst of commands allocates nothing here.
 /// </para>
 /// </summary>
-internal sealed class HandlerInvoker
+internal sealed class HandlerInvoker(ISmtpSessionHandler handler, ILogger logger, SmtpSessionInfo info, CancellationToken abort)
 {
     // What the client hears when its handler failed: the proxy's fault, so a transient 4xx it may retry.
     private static readonly SmtpReply Failure = SmtpReplies.InternalError.Reply;
 
-    private readonly ISmtpSessionHandler _handler;
-    private readonly ILogger _logger;
-    private readonly SmtpSessionInfo _info;
-    private readonly CancellationToken _abort;
-
-    public HandlerInvoker(ISmtpSessionHandler handler, ILogger logger, SmtpSessionInfo info, CancellationToken abort)
-    {
-        _handler = handler;
-        _logger = logger;
-        _info = info;
-        _abort = abort;
-    }
-
     /// <summary>May EHLO offer SMTPUTF8 now: the handler's answer (a relay's upstream must carry it on).</summary>
-    public bool OffersSmtpUtf8 => _handler.OffersSmtpUtf8;
+    public bool OffersSmtpUtf8 => handler.OffersSmtpUtf8;
 
-    public ValueTask<SmtpReply> MailAsync(string reversePath, MailParameters parameters)
-    {
-        ValueTask<SmtpReply> call;
-        try
-        {
-            call = _handler.MailAsync(reversePath, parameters, _abort);
-        }
-        catch (Exception ex) when (!_abort.IsCancellationRequested)
-        {
-            return new(Failed("MAIL", ex));
-        }
+    public ValueTask<SmtpReply> MailAsync(string reversePath, MailParameters parameters) =>
+        Invoke(static (target, args, ct) => target.MailAsync(args.reversePath, args.parameters, ct), (reversePath, parameters), "MAIL", Failure);
 
-        return call.IsCompletedSuccessfully ? call : GuardAsync(call, "MAIL", Failure);
-    }
-
-    public ValueTask<SmtpReply> RcptAsync(string forwardPath, string rawParameters)
-    {
-        ValueTask<SmtpReply> call;
-        try
-        {
-            call = _handler.RcptAsync(forwardPath, rawParameters, _abort);
-        }
-        catch (Exception ex) when (!_abort.IsCancellationRequested)
-        {
-            return new(Failed("RCPT", ex));
-        }
-
-        return call.IsCompletedSuccessfully ? call : GuardAsync(call, "RCPT", Failure);
-    }
+    public ValueTask<SmtpReply> RcptAsync(string forwardPath, string rawParameters) =>
+        Invoke(static (target, args, ct) => target.RcptAsync(args.forwardPath, args.rawParameters, ct), (forwardPath, rawParameters), "RCPT", Failure);
 
     /// <summary>Null: go ahead with 354; else the reply that refuses DATA.</summary>
-    public ValueTask<SmtpReply?> DataStartAsync()
-    {
-        ValueTask<SmtpReply?> call;
-        try
-        {
-            call = _handler.DataStartAsync(_abort);
-        }
-        catch (Exception ex) when (!_abort.IsCancellationRequested)
-        {
-            return new(Failed("DATA", ex));
-        }
+    public ValueTask<SmtpReply?> DataStartAsync() =>
+        Invoke(static (target, _, ct) => target.DataStartAsync(ct), 0, "DATA", (SmtpReply?)Failure);
 
-        return call.IsCompletedSuccessfully ? call : GuardAsync(call, "DATA", Failure);
-    }
-
-    public ValueTask<SmtpReply> DataAsync(MessageBuffer message)
-    {
-        ValueTask<SmtpReply> call;
-        try
-        {
-            call = _handler.DataAsync(message, _abort);
-        }
-        catch (Exception ex) when (!_abort.IsCancellationRequested)
-        {
-            return new(Failed("DATA", ex));
-        }
-
-        return call.IsCompletedSuccessfully ? call : GuardAsync(call, "DATA", Failure);
-    }
+    public ValueTask<SmtpReply> DataAsync(MessageBuffer message) =>
+        Invoke(static (target, buffer, ct) => target.DataAsync(buffer, ct), message, "DATA", Failure);
 
     /// <summary>The transaction is abandoned whatever the handler says: a failure is only logged.</summary>
     public ValueTask ResetAsync()
@@ -103,9 +42,9 @@ internal sealed class HandlerInvoker
         ValueTask call;
         try
         {
-            call = _handler.ResetAsync(_abort);
+            call = handler.ResetAsync(abort);
         }
-        catch (Exception ex) when (!_abort.IsCancellationRequested)
+        catch (Exception ex) when (!abort.IsCancellationRequested)
         {
             Failed("RSET", ex);
             return default;
@@ -122,12 +61,32 @@ internal sealed class HandlerInvoker
     {
         try
         {
-            await _handler.DisposeAsync();
+            await handler.DisposeAsync();
         }
         catch (Exception ex)
         {
             Failed("dispose", ex);
         }
+    }
+
+    /// <summary>
+    /// Calls the handler (a static lambda and its arguments as a value: nothing allocated per command) and turns a
+    /// failure, thrown at once or later, into <paramref name="failure"/>.
+    /// </summary>
+    private ValueTask<T> Invoke<TArgs, T>(Func<ISmtpSessionHandler, TArgs, CancellationToken, ValueTask<T>> call, TArgs args, string command, T failure)
+    {
+        ValueTask<T> pending;
+        try
+        {
+            pending = call(handler, args, abort);
+        }
+        catch (Exception ex) when (!abort.IsCancellationRequested)
+        {
+            Failed(command, ex);
+            return new(failure);
+        }
+
+        return pending.IsCompletedSuccessfully ? pending : GuardAsync(pending, command, failure);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -137,7 +96,7 @@ internal sealed class HandlerInvoker
         {
             return await call;
         }
-        catch (Exception ex) when (!_abort.IsCancellationRequested)
+        catch (Exception ex) when (!abort.IsCancellationRequested)
         {
             Failed(command, ex);
             return failure;
@@ -151,15 +110,12 @@ internal sealed class HandlerInvoker
         {
             await call;
         }
-        catch (Exception ex) when (!_abort.IsCancellationRequested)
+        catch (Exception ex) when (!abort.IsCancellationRequested)
         {
             Failed(command, ex);
         }
     }
 
-    private SmtpReply Failed(string command, Exception ex)
-    {
-        ServerLog.HandlerFailed(_logger, _info.SessionId, _info.RemoteEndPoint, command, ex);
-        return Failure;
-    }
+    private void Failed(string command, Exception ex) =>
+        ServerLog.HandlerFailed(logger, info.SessionId, info.RemoteEndPoint, command, ex);
 }

@@ -114,7 +114,7 @@ public sealed class TransactionTracingTests
     public async Task RecipientRefusedUpstream_EnvelopeChildCarries5xxClassAndTransactionGoesOn()
     {
         await using var upstream = ScriptedUpstream.Start();
-        var (proxy, exported) = await StartTracedAsync(SmtpUpstreamSettings(upstream));
+        var (proxy, exported) = await StartTracedAsync(ProxyTestHost.SmtpUpstreamSettings(upstream.Port));
         await using (proxy)
         {
             var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
@@ -142,7 +142,7 @@ public sealed class TransactionTracingTests
     public async Task UpstreamUnreachableAtMail_EnvelopeChildIsAnErrorNamingTheFault()
     {
         await using var upstream = ScriptedUpstream.Reserve();
-        var (proxy, exported) = await StartTracedAsync(SmtpUpstreamSettings(upstream));
+        var (proxy, exported) = await StartTracedAsync(ProxyTestHost.SmtpUpstreamSettings(upstream.Port));
         await using (proxy)
         {
             var (client, _) = await RawSmtpClient.ConnectAsync(proxy.EndPoint);
@@ -170,15 +170,6 @@ public sealed class TransactionTracingTests
             services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(exported)));
         return (proxy, exported);
     }
-
-    private static Dictionary<string, string> SmtpUpstreamSettings(ScriptedUpstream upstream) => new()
-    {
-        ["Proxy:Upstream:Mode"] = "Smtp",
-        ["Proxy:Upstream:Host"] = "127.0.0.1",
-        ["Proxy:Upstream:Port"] = upstream.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Proxy:Upstream:Tls"] = "None",
-        ["Proxy:Upstream:Username"] = "",
-    };
 
     private static List<Activity> Snapshot(ExportedActivities exported) => exported.Snapshot();
 
