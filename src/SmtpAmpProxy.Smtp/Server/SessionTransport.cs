@@ -45,6 +45,10 @@ internal sealed class SessionTransport
         _output = PipeWriter.Create(transport, WriterOptions);
     }
 
+    /// <summary>The peer went away or the session was aborted: nothing more can be said on this connection.</summary>
+    public static bool IsConnectionFailure(Exception ex) =>
+        ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or AuthenticationException;
+
     /// <summary>A graceful stop was asked for: an idle session ends at its next wait.</summary>
     public bool Stopping => _stopping;
 
@@ -203,7 +207,7 @@ internal sealed class SessionTransport
         {
             _transport.Dispose();
         }
-        catch (Exception ex) when (SmtpSession.IsConnectionFailure(ex))
+        catch (Exception ex) when (IsConnectionFailure(ex))
         {
         }
     }
@@ -220,7 +224,7 @@ internal sealed class SessionTransport
                 network.Socket.Shutdown(SocketShutdown.Send);
             }
         }
-        catch (Exception ex) when (SmtpSession.IsConnectionFailure(ex) || ex is InvalidOperationException)
+        catch (Exception ex) when (IsConnectionFailure(ex) || ex is InvalidOperationException)
         {
         }
         finally

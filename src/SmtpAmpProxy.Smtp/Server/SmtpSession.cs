@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Net.Sockets;
-using System.Security.Authentication;
 using SmtpAmpProxy.Smtp.Buffers;
 using SmtpAmpProxy.Smtp.Protocol;
 
@@ -113,7 +111,7 @@ internal sealed partial class SmtpSession
             Reply(_replies.Greeting);
             await CommandLoopAsync();
         }
-        catch (Exception ex) when (IsConnectionFailure(ex))
+        catch (Exception ex) when (SessionTransport.IsConnectionFailure(ex))
         {
             ServerLog.ConnectionLost(logger, _info.SessionId, _info.RemoteEndPoint);
         }
@@ -137,9 +135,6 @@ internal sealed partial class SmtpSession
             ServerLog.SessionEnded(logger, _info.SessionId, _info.RemoteEndPoint, _commands, _messages);
         }
     }
-
-    internal static bool IsConnectionFailure(Exception ex) =>
-        ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or AuthenticationException;
 
     private async Task CommandLoopAsync()
     {
@@ -532,7 +527,7 @@ internal sealed partial class SmtpSession
         {
             await _transport.FlushAsync();
         }
-        catch (Exception ex) when (IsConnectionFailure(ex))
+        catch (Exception ex) when (SessionTransport.IsConnectionFailure(ex))
         {
             // The peer is gone; there is no one left to tell.
         }
