@@ -14,6 +14,7 @@ internal sealed class BatchThread<T> : IDisposable
     private readonly SemaphoreSlim _pending = new(0);
     private readonly Thread _thread;
     private List<T> _waiting = [];
+    private bool _urgent;
     private bool _disposed;
 
     /// <param name="name">The thread's name, as seen in a debugger or a profile.</param>
@@ -31,18 +32,23 @@ internal sealed class BatchThread<T> : IDisposable
     public long Batches { get; private set; }
 
     /// <param name="wake">
-    /// False for a request that may ride along with the next batch (or wait the lazy delay), so that it
-    /// costs no batch of its own while others are coming.
+    /// False for a request that may ride along with the next batch, or wait the lazy delay when no other comes,
+    /// so that it costs no batch of its own while others are coming.
     /// </param>
     public void Add(T request, bool wake = true)
     {
+        bool first;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             _waiting.Add(request);
+            _urgent |= wake;
+            first = _waiting.Count == 1;
         }
 
-        if (wake)
+        // A request that may wait still wakes the thread when it is the first: the thread then waits the lazy
+        // delay for a request that needs its batch now, and runs the batch either way.
+        if (wake || first)
         {
             _pending.Release();
         }
@@ -70,35 +76,45 @@ internal sealed class BatchThread<T> : IDisposable
     {
         while (true)
         {
-            bool waiting;
             bool stopping;
             lock (_lock)
             {
-                waiting = _waiting.Count > 0;
                 stopping = _disposed;
+                if (stopping && _waiting.Count == 0)
+                {
+                    return;
+                }
             }
 
             if (!stopping)
             {
-                _pending.Wait(waiting ? _lazyDelay : Timeout.InfiniteTimeSpan);
+                _pending.Wait();
+            }
+
+            bool urgent;
+            lock (_lock)
+            {
+                if (_waiting.Count == 0)
+                {
+                    continue;
+                }
+
+                urgent = _urgent || _disposed;
+            }
+
+            if (!urgent)
+            {
+                // Only requests that may wait: a request that needs its batch now carries them, or the delay ends.
+                _pending.Wait(_lazyDelay);
             }
 
             List<T> batch;
             lock (_lock)
             {
-                if (_waiting.Count == 0)
-                {
-                    if (_disposed)
-                    {
-                        return;
-                    }
-
-                    continue;
-                }
-
                 // Everything handed in before this point (written, renamed) is covered by the batch's flush.
                 batch = _waiting;
                 _waiting = [];
+                _urgent = false;
             }
 
             Batches++;
