@@ -98,10 +98,14 @@ internal sealed class SessionTransport
             }
             catch (OperationCanceledException) when (_timeouts.Expired)
             {
+                // A fresh timer for what follows: the closing 421's flush must not start with this fired one,
+                // or a client whose receive buffer is full never gets it.
+                _timeouts.Disarm();
                 return (ReadOutcome.TimedOut, default);
             }
             catch (Exception ex) when (ex is IOException or SocketException)
             {
+                _timeouts.Disarm();
                 return (ReadOutcome.Closed, default);
             }
 

@@ -126,6 +126,25 @@ public sealed class SessionTransportTests : IDisposable
     }
 
     [Fact]
+    public async Task Flush_AfterAReadTimedOut_WaitsForASlowClientUnderItsOwnDeadline()
+    {
+        var read = _transport.ReadAsync(TimeSpan.FromSeconds(30), idle: true);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(ReadOutcome.TimedOut, (await read).Outcome);
+
+        // The closing 421 to a client whose receive buffer is full: it waits for the client, not for nothing.
+        _transport.Write(new byte[4096]);
+        var flush = _transport.FlushAsync();
+        Assert.False(flush.IsCompleted);
+        var received = await _toClient.Reader.ReadAtLeastAsync(4096, TestContext.Current.CancellationToken);
+        long length = received.Buffer.Length;
+        _toClient.Reader.AdvanceTo(received.Buffer.End);
+
+        await flush;
+        Assert.Equal(4096, length);
+    }
+
+    [Fact]
     public async Task Flush_NothingWritten_CompletesAtOnceWithoutArmingATimer()
     {
         var flush = _transport.FlushAsync();
