@@ -17,8 +17,13 @@ internal static class RelayReplies
     public static readonly SmtpReply UpstreamAuth = new(451, "4.7.0", "Upstream relay refuses this proxy's credentials, try again later");
     public static readonly SmtpReply ClientShare = new(451, "4.7.1", "Too many concurrent transactions from your address, try again later");
     public static readonly SmtpReply PoolBusy = new(451, "4.4.5", "Upstream relay busy, try again later");
-    /// <summary>SMTPUTF8 was offered from an older view of the upstream, and the connection in hand lacks it (RFC 6531: 553, X.6.7).</summary>
-    public static readonly SmtpReply Utf8NotOffered = new(553, "5.6.7", "Error: the upstream relay does not offer SMTPUTF8; non-ASCII addresses are not permitted");
+    /// <summary>
+    /// SMTPUTF8 was offered at this session's EHLO, from an older view of the upstream, and the connection in hand
+    /// lacks it. Transient: the upstream may be changing under the proxy, and a sender told 5xx would bounce mail
+    /// that a retry delivers; a sender that retries after the upstream really dropped it is no longer offered
+    /// SMTPUTF8 at EHLO and hears 553 5.6.7 at MAIL from the server.
+    /// </summary>
+    public static readonly SmtpReply Utf8NotOffered = new(451, "4.3.0", "Error: the upstream relay no longer offers SMTPUTF8, try again later");
 
     public static readonly SmtpReply NoTransaction = new(503, "5.5.1", "Error: need MAIL command");
     public static readonly SmtpReply MailAccepted = new(250, "2.1.0", "Ok");

@@ -273,15 +273,15 @@ internal sealed class RelaySessionHandler(
         {
             LogOutcome("upstream-failed", recipients, size, messageId, "none", null, fault.Kind, reply);
         }
-        else if (reply.Code is 451 && reply.EnhancedCode is "4.7.1" or "4.4.5")
-        {
-            LogOutcome("deferred", recipients, size, messageId, "none", null, reply.EnhancedCode == "4.7.1" ? "client-share" : "pool-busy", reply);
-        }
         else if (reply == RelayReplies.Utf8NotOffered)
         {
             // SMTPUTF8 was offered at EHLO and the upstream session taken at MAIL no longer offers it: the one
             // trace an operator gets of an upstream that changed under the proxy.
-            LogOutcome("rejected", recipients, size, messageId, "none", null, "smtputf8", reply);
+            LogOutcome("deferred", recipients, size, messageId, "none", null, "smtputf8", reply);
+        }
+        else if (reply.Code is 451 && reply.EnhancedCode is "4.7.1" or "4.4.5")
+        {
+            LogOutcome("deferred", recipients, size, messageId, "none", null, reply.EnhancedCode == "4.7.1" ? "client-share" : "pool-busy", reply);
         }
     }
 
