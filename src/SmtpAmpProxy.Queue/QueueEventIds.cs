@@ -17,6 +17,7 @@ internal static class QueueEventIds
         public const int IntakeTailCut = 4005;
         public const int IntakeWriteFailed = 4006;
         public const int IntakeRecordUnreadable = 4007;
+        public const int IntakeDamaged = 4008;
         public const int DeliveryAttempt = 4100;
         public const int BounceQueued = 4101;
         public const int BounceSkipped = 4102;

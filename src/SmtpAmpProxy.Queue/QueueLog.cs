@@ -23,14 +23,18 @@ internal static partial class QueueLog
     [LoggerMessage(QueueEventIds.Queue.Queued, LogLevel.Information, "Queued {QueueId}: {Recipients} recipients, {Size} bytes")]
     public static partial void Queued(ILogger logger, string queueId, int recipients, long size);
 
-    [LoggerMessage(QueueEventIds.Queue.IntakeTailCut, LogLevel.Warning, "Spool: cut {Bytes} bytes off the end of {Path}, written only in part before a stop")]
-    public static partial void IntakeTailCut(ILogger logger, string path, long bytes);
+    [LoggerMessage(QueueEventIds.Queue.IntakeTailCut, LogLevel.Warning, "Spool: cut {Bytes} bytes off the end of {Path}, written only in part before a stop; kept in {Copy}")]
+    public static partial void IntakeTailCut(ILogger logger, string path, long bytes, string copy);
 
     [LoggerMessage(QueueEventIds.Queue.IntakeWriteFailed, LogLevel.Error, "Spool: intake log {Path} not written: {Reason}")]
     public static partial void IntakeWriteFailed(ILogger logger, string path, string reason);
 
-    [LoggerMessage(QueueEventIds.Queue.IntakeRecordUnreadable, LogLevel.Error, "Spool: record at {Offset} of {Path} is whole but its state unreadable; skipped")]
-    public static partial void IntakeRecordUnreadable(ILogger logger, string path, long offset);
+    [LoggerMessage(QueueEventIds.Queue.IntakeRecordUnreadable, LogLevel.Error, "Spool: record at {Offset} of {Path} is whole but its state unreadable; skipped, kept in {Copy}")]
+    public static partial void IntakeRecordUnreadable(ILogger logger, string path, long offset, string? copy);
+
+    [LoggerMessage(QueueEventIds.Queue.IntakeDamaged, LogLevel.Error,
+        "Spool: {Path} is damaged from {Offset} on (it was whole when written); the rest is not read, kept in {Copy}")]
+    public static partial void IntakeDamaged(ILogger logger, string path, long offset, string copy);
 
     [LoggerMessage(QueueEventIds.Queue.DeliveryAttempt, LogLevel.Information,
         "Delivery {QueueId} attempt {Attempt}: {Delivered} delivered, {Deferred} deferred, {Failed} failed; {Outcomes}")]

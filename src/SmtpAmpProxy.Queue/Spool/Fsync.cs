@@ -20,8 +20,12 @@ internal static partial class Fsync
         ArgumentNullException.ThrowIfNull(handle);
         if (OperatingSystem.IsWindows())
         {
-            using var stream = new FileStream(handle, FileAccess.Write, 0);
-            stream.Flush(flushToDisk: true);
+            // Not through a FileStream: disposing one closes the handle, which the intake log keeps writing to.
+            if (!FlushFileBuffers(handle))
+            {
+                Check(-1, "FlushFileBuffers");
+            }
+
             return;
         }
 
@@ -127,6 +131,10 @@ internal static partial class Fsync
 
     [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
     private static partial int SysSyncFs(int fd);
+
+    [LibraryImport("kernel32.dll", SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static partial bool FlushFileBuffers(SafeFileHandle handle);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int SysClose(int fd);

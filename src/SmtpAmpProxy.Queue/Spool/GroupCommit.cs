@@ -20,9 +20,6 @@ internal sealed class GroupCommit : IDisposable
         _thread = new BatchThread<Request>("spool fsync", Run, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>Batches run so far (for the measurement of how much grouping happens).</summary>
-    public long Batches => _thread.Batches;
-
     /// <summary>Flushes the files' data and metadata to the device.</summary>
     public Task SyncFilesAsync(params SafeFileHandle[] files) => Enqueue(new Request(files, Directory: false));
 

@@ -55,7 +55,11 @@ internal sealed class IntakeLog : IDisposable
     // Oldest first; the last one is appended to. Touched only by the committing thread once open.
     private readonly List<Segment> _segments = [];
     private BatchThread<Request>? _thread;
+    // A disk that stays full fails a retry of the marks every LazyFlush: one line in ten seconds says it.
+    private static readonly TimeSpan FailureLogInterval = TimeSpan.FromSeconds(10);
+    private long _failureLogged = long.MinValue / 2;
     private bool _rollBeforeNextBatch;
+    private bool _lastWriteFailed;
 
     private IntakeLog(string folder, long segmentBytes, ILogger logger)
     {
@@ -63,9 +67,6 @@ internal sealed class IntakeLog : IDisposable
         _segmentBytes = segmentBytes;
         _logger = logger;
     }
-
-    /// <summary>Batches written so far (one device flush each).</summary>
-    public long Batches => _thread?.Batches ?? 0;
 
     /// <summary>Opens (creating if needed) the log, cuts off what a crash left half-written, and returns the messages still in it.</summary>
     public static IntakeLog Open(string folder, long segmentBytes, ILogger logger, out List<QueuedMessage> recovered)
@@ -196,9 +197,10 @@ internal sealed class IntakeLog : IDisposable
                     (message, offset) => found[message.Id] = (message, path, offset),
                     id => resolved.Add(id));
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Retired by the running instance while being read: its messages had all left.
+                // Retired by the running instance while being read (its messages had all left), or unreadable to
+                // this user: a listing shows what it can read.
             }
         }
 
@@ -212,10 +214,17 @@ internal sealed class IntakeLog : IDisposable
         {
             if (message.Id == id)
             {
-                using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                byte[] content = new byte[message.Size];
-                ReadExactlyAsync(handle, content, offset, CancellationToken.None).AsTask().GetAwaiter().GetResult();
-                return content;
+                try
+                {
+                    using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                    byte[] content = new byte[message.Size];
+                    return ReadFully(handle, content, offset) == content.Length ? content : null;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Delivered and its segment retired since the scan: no longer in the spool.
+                    return null;
+                }
             }
         }
 
@@ -271,42 +280,45 @@ internal sealed class IntakeLog : IDisposable
         lock (_lock)
         {
             // A message whose mark is in this batch no longer holds its segment: if the segment is deleted below,
-            // the message is gone with it; if not, the mark is written below.
+            // the message is gone with it; if not, the mark is written below (or again, after a failure).
             foreach (Request request in batch)
             {
-                if (request.Leaving is { } leaving)
+                if (request.Leaving is { } leaving && !request.Counted)
                 {
                     leaving.Live--;
+                    request.Counted = true;
                 }
             }
         }
 
-        Segment segment;
-        long start;
+        Segment segment = _segments[^1];
+        long start = segment.Length;
+        bool flushing = false;
         try
         {
-            segment = _segments[^1];
             if (_rollBeforeNextBatch || (segment.Length > 0 && segment.Length + bytes > _segmentBytes)
-                || (segment.Live == 0 && segment.Length >= RecycleBytes))
+                || (segment.Live == 0 && segment.Length > 0 && (_lastWriteFailed || segment.Length >= RecycleBytes)))
             {
                 // Retiring before writing gives the space of the segments every message has left to this batch,
                 // which is what a full disk needs to take the next message once the queue has drained.
                 segment = Roll();
                 Retire();
+                start = segment.Length;
             }
 
-            start = segment.Length;
             var buffers = new List<ReadOnlyMemory<byte>>();
             batch.ForEach(r => buffers.AddRange(r.Buffers));
             RandomAccess.Write(segment.Handle, buffers, start);
+            flushing = true;
             Fsync.Data(segment.Handle);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Fail(batch, e);
+            Fail(batch, segment, start, flushing, e);
             return;
         }
 
+        _lastWriteFailed = false;
         lock (_lock)
         {
             long offset = start;
@@ -328,24 +340,55 @@ internal sealed class IntakeLog : IDisposable
         Retire();
     }
 
-    private void Fail(List<Request> batch, IOException e)
+    private void Fail(List<Request> batch, Segment segment, long start, bool flushing, Exception e)
     {
-        // Nothing of this batch was acknowledged. Cut it off so no restart finds it, and go on in a new segment:
-        // after a failed flush the kernel's copy of this file can't be trusted to match the device.
-        Segment current = _segments[^1];
+        // Nothing of this batch was acknowledged: cut it off so no restart finds it. A failed write cut back
+        // cleanly leaves the segment as it was, and the log goes on in it (a full disk must not leave a new empty
+        // segment per refused message); after a failed flush the kernel's copy of the file can't be trusted to
+        // match the device, so the log goes on in a new one.
+        bool cut = true;
         try
         {
-            RandomAccess.SetLength(current.Handle, current.Length);
+            RandomAccess.SetLength(segment.Handle, start);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // The records' CRCs still tell a restart where the whole ones end.
+            cut = false;
         }
 
-        _rollBeforeNextBatch = true;
-        QueueLog.IntakeWriteFailed(_logger, current.Path, e.Message);
-        // A message whose mark is lost here left in memory all the same; a restart delivers it again (at least once).
-        batch.ForEach(r => r.Done.SetException(e));
+        _rollBeforeNextBatch = flushing || !cut;
+        _lastWriteFailed = true;
+        if (Environment.TickCount64 - _failureLogged >= (long)FailureLogInterval.TotalMilliseconds)
+        {
+            _failureLogged = Environment.TickCount64;
+            QueueLog.IntakeWriteFailed(_logger, segment.Path, e.Message);
+        }
+
+        foreach (Request request in batch)
+        {
+            if (request.Leaving is null || !TryRetry(request))
+            {
+                request.Done.SetException(e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Hands a mark back for the next batch: written twice it does no harm, lost it would bring its message back
+    /// at the next start, delivered a second time.
+    /// </summary>
+    private bool TryRetry(Request mark)
+    {
+        try
+        {
+            _thread?.Add(mark, wake: false);
+            return _thread is not null;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Starts a new segment; its name is on the device before anything in it is acknowledged.</summary>
@@ -399,7 +442,7 @@ internal sealed class IntakeLog : IDisposable
                 File.Delete(oldest.Path);
                 retired = true;
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 QueueLog.IntakeWriteFailed(_logger, oldest.Path, e.Message);
             }
@@ -412,7 +455,7 @@ internal sealed class IntakeLog : IDisposable
                 // A retired segment that came back after a crash would bring back messages whose marks went with it.
                 Fsync.Directory(_folder);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 QueueLog.IntakeWriteFailed(_logger, _folder, e.Message);
             }
@@ -423,19 +466,33 @@ internal sealed class IntakeLog : IDisposable
     {
         var messages = new Dictionary<string, (QueuedMessage Message, Segment Segment, long Offset)>(StringComparer.Ordinal);
         var resolved = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string path in SegmentFiles(_folder))
+        string[] paths = [.. SegmentFiles(_folder)];
+        foreach (string path in paths)
         {
             var segment = new Segment(NumberOf(path), path, File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read));
             _segments.Add(segment);
             long length = RandomAccess.GetLength(segment.Handle);
             long whole = Scan(segment.Handle, length, (message, offset) => messages[message.Id] = (message, segment, offset), id => resolved.Add(id),
-                offset => QueueLog.IntakeRecordUnreadable(_logger, path, offset));
-            if (whole < length)
+                (offset, bytes) => QueueLog.IntakeRecordUnreadable(_logger, path, offset, Preserve(segment, offset, bytes)));
+            if (whole == length)
             {
-                // Written in part when the process stopped: never acknowledged, so cut off.
-                QueueLog.IntakeTailCut(_logger, path, length - whole);
+                segment.Length = whole;
+                continue;
+            }
+
+            // Nothing is thrown away: what does not read goes to corrupt/ for a person (unless it is only zeros).
+            string? kept = Preserve(segment, whole, length - whole);
+            if (path == paths[^1])
+            {
+                // The newest segment: its last batch was being written when the process stopped, never acknowledged.
+                QueueLog.IntakeTailCut(_logger, path, length - whole, kept ?? "nothing but zeros");
                 RandomAccess.SetLength(segment.Handle, whole);
                 Fsync.Data(segment.Handle);
+            }
+            else
+            {
+                // An older segment was whole and flushed when the log moved on: this is damage, not a crash.
+                QueueLog.IntakeDamaged(_logger, path, whole, kept ?? "nothing but zeros");
             }
 
             segment.Length = whole;
@@ -455,19 +512,74 @@ internal sealed class IntakeLog : IDisposable
         return recovered;
     }
 
+    /// <summary>Copies a stretch of a segment to <c>corrupt/</c>; returns the copy's path, or null when the stretch is all zeros.</summary>
+    private string? Preserve(Segment segment, long offset, long length)
+    {
+        byte[] chunk = new byte[64 << 10];
+        bool zeros = true;
+        for (long at = offset; at < offset + length && zeros;)
+        {
+            int read = ReadFully(segment.Handle, chunk.AsSpan(0, (int)Math.Min(chunk.Length, offset + length - at)), at);
+            zeros = chunk.AsSpan(0, read).IndexOfAnyExcept((byte)0) < 0 && read > 0;
+            at += Math.Max(read, 1);
+        }
+
+        if (zeros)
+        {
+            return null;
+        }
+
+        string corrupt = Path.Combine(Path.GetDirectoryName(_folder)!, "corrupt");
+        Directory.CreateDirectory(corrupt);
+        string copy = Path.Combine(corrupt, $"{Path.GetFileNameWithoutExtension(segment.Path)}-{offset.ToString(CultureInfo.InvariantCulture)}{Extension}");
+        using SafeFileHandle target = File.OpenHandle(copy, FileMode.Create, FileAccess.Write);
+        for (long at = offset; at < offset + length;)
+        {
+            int read = ReadFully(segment.Handle, chunk.AsSpan(0, (int)Math.Min(chunk.Length, offset + length - at)), at);
+            if (read <= 0)
+            {
+                break;
+            }
+
+            RandomAccess.Write(target, chunk.AsSpan(0, read), at - offset);
+            at += read;
+        }
+
+        Fsync.File(target);
+        return copy;
+    }
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or the file ends (one pread may return less on some file systems).</summary>
+    private static int ReadFully(SafeFileHandle handle, Span<byte> buffer, long offset)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int read = RandomAccess.Read(handle, buffer[total..], offset + total);
+            if (read <= 0)
+            {
+                break;
+            }
+
+            total += read;
+        }
+
+        return total;
+    }
+
     /// <summary>
     /// Reads the whole records from the start of a segment, calling back for each message (with where its
     /// content starts) and each mark; returns where the whole records end. Linear in the segment's length.
     /// </summary>
     private static long Scan(SafeFileHandle handle, long length, Action<QueuedMessage, long> onMessage, Action<string> onResolved,
-        Action<long>? onDamaged = null)
+        Action<long, long>? onDamaged = null)
     {
         byte[] header = new byte[MessagePrefixBytes];
         byte[] chunk = new byte[64 << 10];
         long offset = 0;
         while (offset + HeaderBytes <= length)
         {
-            if (RandomAccess.Read(handle, header.AsSpan(0, HeaderBytes), offset) < HeaderBytes)
+            if (ReadFully(handle, header.AsSpan(0, HeaderBytes), offset) < HeaderBytes)
             {
                 break;
             }
@@ -489,7 +601,7 @@ internal sealed class IntakeLog : IDisposable
             }
 
             byte[] head = new byte[leading];
-            if (RandomAccess.Read(handle, head, offset + HeaderBytes) < leading)
+            if (ReadFully(handle, head, offset + HeaderBytes) < leading)
             {
                 break;
             }
@@ -504,7 +616,7 @@ internal sealed class IntakeLog : IDisposable
                 }
 
                 state = new byte[stateLength];
-                if (RandomAccess.Read(handle, state, offset + MessagePrefixBytes) < state.Length)
+                if (ReadFully(handle, state, offset + MessagePrefixBytes) < state.Length)
                 {
                     break;
                 }
@@ -516,7 +628,7 @@ internal sealed class IntakeLog : IDisposable
             long end = offset + HeaderBytes + payload;
             while (position < end)
             {
-                int read = RandomAccess.Read(handle, chunk.AsSpan(0, (int)Math.Min(chunk.Length, end - position)), position);
+                int read = ReadFully(handle, chunk.AsSpan(0, (int)Math.Min(chunk.Length, end - position)), position);
                 if (read <= 0)
                 {
                     break;
@@ -542,7 +654,7 @@ internal sealed class IntakeLog : IDisposable
             else
             {
                 // Whole by its CRC, so not a torn write but a record this version can't read: skip it, keep the rest.
-                onDamaged?.Invoke(offset);
+                onDamaged?.Invoke(offset, HeaderBytes + payload);
             }
 
             offset = end;
@@ -609,6 +721,9 @@ internal sealed class IntakeLog : IDisposable
     {
         /// <summary>For a mark, the segment its message was in.</summary>
         public Segment? Leaving { get; init; }
+
+        /// <summary>The mark's message no longer counts in <see cref="Leaving"/> (done once, however often it is written).</summary>
+        public bool Counted { get; set; }
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -50,9 +50,6 @@ internal sealed class MessageSpool : IDisposable
     /// <summary>Bytes held by accepted messages (content and state), what <see cref="QueueOptions.MaxBytes"/> limits.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    /// <summary>Group commits run so far; fewer than messages written when concurrent writers share them.</summary>
-    public long Commits => _queueSync.Batches + (_intake?.Batches ?? 0);
-
     private IntakeLog Intake => _intake ?? throw new ObjectDisposedException(nameof(MessageSpool));
 
     /// <summary>
@@ -69,6 +66,7 @@ internal sealed class MessageSpool : IDisposable
                 ?? throw new IOException($"The spool {spool.Root} is in use by another instance (one spool per instance).");
             recovered = spool.Recover();
             spool._intake = IntakeLog.Open(Path.Combine(spool.Root, IntakeLog.Folder), options.IntakeSegmentBytes, logger, out List<QueuedMessage> inLog);
+            SyncFolderNames(spool.Root);
             var filed = recovered.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
             var marks = new List<Task>();
             foreach (QueuedMessage message in inLog)
@@ -147,25 +145,50 @@ internal sealed class MessageSpool : IDisposable
         _lockHandle = null;
     }
 
+    /// <summary>
+    /// Makes the names of the spool's folders durable (a folder made at this start, the intake log's on an older
+    /// spool): the first 250s must not vanish with a folder in a power cut. The parent may not be ours to open.
+    /// </summary>
+    private static void SyncFolderNames(string root)
+    {
+        Fsync.Directory(root);
+        try
+        {
+            if (Path.GetDirectoryName(root) is { } parent)
+            {
+                Fsync.Directory(parent);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The spool folder existed before (an operator made it or mounted it); its name is not this start's to keep.
+        }
+    }
+
     /// <summary>Reads the accepted messages of a spool without changing anything (for <c>queue list</c> beside a running instance).</summary>
     public static List<QueuedMessage> ReadAll(string directory)
     {
+        // The log first, the files second: a running instance moves a message from the log to its files, so in
+        // this order a message being moved is seen in one place or both (files win), never in neither.
+        var found = new Dictionary<string, QueuedMessage>(StringComparer.Ordinal);
+        foreach (var (message, _, _) in IntakeLog.ReadOffline(Path.Combine(directory, IntakeLog.Folder)))
+        {
+            found[message.Id] = message;
+        }
+
         string queue = Path.Combine(directory, QueueFolder);
-        var messages = new List<QueuedMessage>();
         if (Directory.Exists(queue))
         {
             foreach (string state in Directory.EnumerateFiles(queue, "*" + StateExtension))
             {
                 if (TryRead(state) is { } message)
                 {
-                    messages.Add(message);
+                    found[message.Id] = message;
                 }
             }
         }
 
-        var filed = messages.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
-        messages.AddRange(IntakeLog.ReadOffline(Path.Combine(directory, IntakeLog.Folder)).Select(m => m.Message).Where(m => !filed.Contains(m.Id)));
-
+        var messages = found.Values.ToList();
         messages.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
         return messages;
     }
@@ -183,8 +206,14 @@ internal sealed class MessageSpool : IDisposable
             return null;
         }
 
-        string file = Path.Combine(directory, QueueFolder, id + ContentExtension);
-        return File.Exists(file) ? File.ReadAllBytes(file) : IntakeLog.ReadContentOffline(Path.Combine(directory, IntakeLog.Folder), id);
+        try
+        {
+            return File.ReadAllBytes(Path.Combine(directory, QueueFolder, id + ContentExtension));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return IntakeLog.ReadContentOffline(Path.Combine(directory, IntakeLog.Folder), id);
+        }
     }
 
     private string ContentPath(string id) => Path.Combine(_queue, id + ContentExtension);
@@ -198,6 +227,7 @@ internal sealed class MessageSpool : IDisposable
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(content);
+        ct.ThrowIfCancellationRequested();
         byte[] state = JsonSerializer.SerializeToUtf8Bytes(message, SpoolJson.Default.QueuedMessage);
         long charge = message.Size + state.Length;
         if (!TryCharge(charge, ignoreLimit))
@@ -207,7 +237,9 @@ internal sealed class MessageSpool : IDisposable
 
         try
         {
-            await Intake.AppendAsync(message.Id, state, content).WaitAsync(ct).ConfigureAwait(false);
+            // Not cancelled by ct: the batch thread writes the session's buffers, so they must outlive the write,
+            // which takes one flush at most.
+            await Intake.AppendAsync(message.Id, state, content).ConfigureAwait(false);
             lock (_lock)
             {
                 _charged[message.Id] = charge;
@@ -215,16 +247,9 @@ internal sealed class MessageSpool : IDisposable
 
             return new EnqueueResult(EnqueueStatus.Accepted, message.Id, null);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Interlocked.Add(ref _bytes, -charge);
-            if (e is OperationCanceledException)
-            {
-                // Stopping while the append was waiting for its flush: if it lands, it is delivered without a
-                // 250 having been said, and the sender's retry makes a second copy (at least once).
-                throw;
-            }
-
             QueueLog.WriteFailed(_logger, message.Id, e.Message);
             return new EnqueueResult(IsOutOfSpace(e, charge) ? EnqueueStatus.DiskFull : EnqueueStatus.Failed, null, e.Message);
         }
@@ -247,9 +272,10 @@ internal sealed class MessageSpool : IDisposable
                 await _queueSync.SyncFilesAsync(contentFile, stateFile).ConfigureAwait(false);
             }
 
-            File.Move(tempContent, ContentPath(id));
+            // Overwriting: a copy left by an earlier move that failed half-way must not block this one for good.
+            File.Move(tempContent, ContentPath(id), overwrite: true);
             renamed = true;
-            File.Move(tempState, StatePath(id));
+            File.Move(tempState, StatePath(id), overwrite: true);
             await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
         }
         catch

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SmtpAmpProxy.Queue.Spool;
 using SmtpAmpProxy.Queue.Tests.Support;
@@ -41,6 +42,49 @@ public sealed class DiskFullTests
             Assert.True((await queue.EnqueueAsync("s@example.com", null, to, [message], ct)).IsAccepted);
         }
     }
+}
+
+/// <summary>The intake log on a full disk: a mark refused with a failed batch is written later, and failures make no new segments.</summary>
+public sealed class IntakeDiskFullTests
+{
+    [Fact]
+    public async Task MarkInABatchThatFailed_WrittenLater_AndFailuresMakeNoNewSegment()
+    {
+        using var dir = new TempDirectory();
+        using var tmpfs = SmallFileSystem.Mount(dir.Path, "256k");
+        string folder = Path.Combine(dir.Path, IntakeLog.Folder);
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        byte[] small = QueueTest.Message("small");
+        byte[] huge = new byte[512 * 1024];
+
+        using (var log = IntakeLog.Open(folder, IntakeLog.DefaultSegmentBytes, NullLogger.Instance, out _))
+        {
+            await log.AppendAsync("0000000000000000aaaa", State("0000000000000000aaaa", small.Length), [small]);
+
+            // The mark waits for the next batch, and the next batch is one that cannot fit.
+            Task mark = log.ResolveAsync("0000000000000000aaaa", now: false);
+            for (int i = 0; i < 5; i++)
+            {
+                string id = $"000000000000000{i}bbbb";
+                await Assert.ThrowsAnyAsync<IOException>(() => log.AppendAsync(id, State(id, huge.Length), [huge]));
+            }
+
+            await mark.WaitAsync(TimeSpan.FromSeconds(30), ct);
+            Assert.Single(Directory.GetFiles(folder, "*.log"));
+        }
+
+        using var reopened = IntakeLog.Open(folder, IntakeLog.DefaultSegmentBytes, NullLogger.Instance, out List<QueuedMessage> recovered);
+        Assert.Empty(recovered);
+    }
+
+    private static byte[] State(string id, long size) => JsonSerializer.SerializeToUtf8Bytes(new QueuedMessage
+    {
+        Id = id,
+        Sender = "s@example.com",
+        Arrival = QueueTest.Clock().GetUtcNow(),
+        Size = size,
+        Recipients = [new QueuedRecipient { Address = "a@example.net" }],
+    }, SpoolJson.Default.QueuedMessage);
 }
 
 /// <summary>A tmpfs of a fixed size mounted over a test folder, unmounted on dispose.</summary>

@@ -52,6 +52,17 @@ public sealed class IntakeLogTests
 
         Assert.Equal(whole, new FileInfo(segment).Length);
         Assert.Single(log.WithId(4005));
+        string[] kept = Directory.Exists(Path.Combine(dir.Path, "corrupt")) ? Directory.GetFiles(Path.Combine(dir.Path, "corrupt")) : [];
+        if (tail == "zeros")
+        {
+            Assert.Empty(kept);
+        }
+        else
+        {
+            // Nothing is thrown away: the cut bytes wait in corrupt/ for a person.
+            Assert.Equal(damage, await File.ReadAllBytesAsync(Assert.Single(kept), Ct));
+        }
+
         using var again = Open(dir.Path, ScriptedDelivery.Ok);
         Assert.Equal(ids.Order(StringComparer.Ordinal), again.Snapshot().Select(m => m.Id));
         Assert.Equal("Subject: four", QueueTest.SubjectOf(MessageSpool.ReadContentOffline(dir.Path, ids[^1])!));
@@ -181,6 +192,39 @@ public sealed class IntakeLogTests
     }
 
     [Fact]
+    public async Task Open_OlderSegmentDamaged_NewerSegmentsKeptAndTheUnreadableRestCopiedToCorrupt()
+    {
+        using var dir = new TempDirectory();
+        QueueOptions options = QueueTest.Options(dir.Path) with { IntakeSegmentBytes = 16 * 1024 };
+        var ids = new List<string>();
+        using (var queue = MailQueue.Open(options, ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), NullLoggerFactory.Instance))
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                ids.Add((await queue.EnqueueAsync("s@example.com", null, [new SmtpRecipient("a@example.net")],
+                    [QueueTest.Message($"m{i}", new string('x', 6000) + "\r\n")], Ct)).QueueId!);
+            }
+        }
+
+        string[] segments = Segments(dir.Path);
+        Assert.True(segments.Length >= 3, $"{segments.Length} segments");
+        byte[] oldest = await File.ReadAllBytesAsync(segments[0], Ct);
+        int messagesInOldest = ids.Count(id => MessageSpool.ReadContentOffline(dir.Path, id) is { } c
+            && oldest.AsSpan().IndexOf(c) >= 0);
+        oldest[20] ^= 0x01;
+        await File.WriteAllBytesAsync(segments[0], oldest, Ct);
+        var log = new ListLoggerFactory();
+
+        using var reopened = MailQueue.Open(options, ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), log);
+
+        // The damage is in the oldest segment's first record: its messages are not read, every later one is.
+        Assert.Equal(ids.Count - messagesInOldest, reopened.Count);
+        Assert.Single(log.WithId(4008));
+        Assert.Empty(log.WithId(4005));
+        Assert.Equal(oldest, await File.ReadAllBytesAsync(Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "corrupt"))), Ct));
+    }
+
+    [Fact]
     public async Task Open_RecordWholeButStateUnreadable_SkippedAndLaterRecordsKept()
     {
         using var dir = new TempDirectory();
@@ -204,6 +248,7 @@ public sealed class IntakeLogTests
         using var reopened = MailQueue.Open(QueueTest.Options(dir.Path), ScriptedDelivery.Always(ScriptedDelivery.Ok), QueueTest.Clock(), log);
         Assert.Equal([kept], reopened.Snapshot().Select(m => m.Id));
         Assert.Single(log.WithId(4007));
+        Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "corrupt")));
     }
 
     /// <summary>
