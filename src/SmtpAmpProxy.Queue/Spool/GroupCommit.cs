@@ -57,7 +57,7 @@ internal sealed class GroupCommit : IDisposable
             {
                 Fsync.Directory(_directory);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 directoryFailure = e;
             }
@@ -93,7 +93,7 @@ internal sealed class GroupCommit : IDisposable
         {
             Fsync.FileSystem(fileSystem);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             failure = e;
         }
