@@ -94,20 +94,11 @@ internal static class ProxyTracing
         }
 
         activity.SetTag(UpstreamReplyCodeTag, reply.Code);
-        activity.SetTag(UpstreamReplyClassTag, ReplyClass(reply.Code));
+        activity.SetTag(UpstreamReplyClassTag, ProxyMetrics.ReplyClass(reply.Code));
         if (faultKind is not null)
         {
             activity.SetTag(UpstreamFaultTag, faultKind);
             activity.SetStatus(ActivityStatusCode.Error, faultKind);
         }
     }
-
-    // Constant strings: a traced command allocates no text for its class.
-    private static string ReplyClass(int code) => (code / 100) switch
-    {
-        2 => "2xx",
-        3 => "3xx",
-        4 => "4xx",
-        _ => "5xx",
-    };
 }
