@@ -90,7 +90,7 @@ internal static class OperationsEndpoints
                     }
                     else
                     {
-                        HttpLog.NotReady(logger, text["not ready: ".Length..]);
+                        HttpLog.NotReady(logger, problems);
                     }
                 }
             }
