@@ -46,13 +46,11 @@ internal sealed class ProxyOptionsValidator(string contentRoot) : IValidateOptio
             }
         }
 
-        var certificatePresent = File.Exists(ResolvePath(contentRoot, options.Tls.CertificatePath))
-            && File.Exists(ResolvePath(contentRoot, options.Tls.KeyPath));
-        if (!certificatePresent && (needsCertificate || options.Tls.Require))
+        var certificateExists = File.Exists(ResolvePath(contentRoot, options.Tls.CertificatePath));
+        if (!(certificateExists && File.Exists(ResolvePath(contentRoot, options.Tls.KeyPath))) && (needsCertificate || options.Tls.Require))
         {
             var why = needsCertificate ? "an Implicit TLS listener needs it" : "Proxy:Tls:Require is true";
-            var missing = File.Exists(ResolvePath(contentRoot, options.Tls.CertificatePath)) ? "KeyPath" : "CertificatePath";
-            var path = missing == "KeyPath" ? options.Tls.KeyPath : options.Tls.CertificatePath;
+            var (missing, path) = certificateExists ? ("KeyPath", options.Tls.KeyPath) : ("CertificatePath", options.Tls.CertificatePath);
             Error($"Tls:{missing}", $"file '{path}' not found ({why})");
         }
 
