@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using SmtpAmpProxy.Tests.Http;
@@ -97,7 +96,7 @@ public sealed class PublishedImageTests
             Assert.True(healthExit == 0, healthOutput);
 
             // `docker stop` sends SIGTERM: the proxy drains and exits 0.
-            Assert.Equal(0, Kill(proxy.Id, SigTerm));
+            Assert.Equal(0, Signals.Send(proxy.Id, Signals.Term));
             Assert.True(proxy.WaitForExit(TimeSpan.FromSeconds(45)), "the proxy did not stop on SIGTERM");
             Assert.Equal(0, proxy.ExitCode);
         }
@@ -106,11 +105,6 @@ public sealed class PublishedImageTests
             Peers.Stop(proxy);
         }
     }
-
-    private const int SigTerm = 15;
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 
     private static string[] MapToPublish(string[] command, string publish) =>
         [.. command.Select(a => a.StartsWith(ImageAppDirectory + "/", StringComparison.Ordinal) ? Path.Combine(publish, a[(ImageAppDirectory.Length + 1)..]) : a)];

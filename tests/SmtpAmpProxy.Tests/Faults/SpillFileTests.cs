@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using SmtpAmpProxy.Tests.Support;
 
@@ -11,13 +10,6 @@ namespace SmtpAmpProxy.Tests.Faults;
 /// </summary>
 public sealed class SpillFileTests
 {
-    private const int SigKill = 9;
-
-#pragma warning disable SYSLIB1054 // a plain int-to-int call needs no marshalling code
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
-#pragma warning restore SYSLIB1054
-
     [Fact]
     public async Task SigKillMidDataOfASpillingMessage_LeavesTheSpillFolderEmpty_AndStartSweepsOlderLeftovers()
     {
@@ -51,7 +43,7 @@ public sealed class SpillFileTests
                 await Eventually.UntilAsync(() => OpenDeletedFiles(process.Id, spill).Any(), () => "the proxy spills the message");
                 Assert.Empty(Directory.EnumerateFileSystemEntries(spill));
 
-                Assert.Equal(0, Kill(process.Id, SigKill));
+                Assert.Equal(0, Signals.Send(process.Id, Signals.Kill));
                 Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "the proxy survived SIGKILL");
             }
 

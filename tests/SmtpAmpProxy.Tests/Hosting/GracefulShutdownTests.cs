@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Runtime.InteropServices;
-using System.Text.Json;
 using SmtpAmpProxy.Tests.Support;
 
 namespace SmtpAmpProxy.Tests.Hosting;
@@ -9,13 +5,6 @@ namespace SmtpAmpProxy.Tests.Hosting;
 /// <summary>SIGTERM on the real process: stop accepting, finish what is in flight, 421 to the idle, exit 0.</summary>
 public sealed class GracefulShutdownTests
 {
-    private const int SigTerm = 15;
-
-#pragma warning disable SYSLIB1054 // a plain int-to-int call needs no marshalling code
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
-#pragma warning restore SYSLIB1054
-
     [Fact]
     public async Task SigTerm_FinishesInFlightMessage_Answers421ToIdleSession_ExitsZero()
     {
@@ -33,7 +22,7 @@ public sealed class GracefulShutdownTests
         ]);
         try
         {
-            var endPoint = await WaitForListeningAsync(process);
+            var endPoint = await ProxyLogLines.Follow(process).ListeningAsync();
 
             var (idle, _) = await RawSmtpClient.ConnectAsync(endPoint);
             var (busy, _) = await RawSmtpClient.ConnectAsync(endPoint);
@@ -47,7 +36,7 @@ public sealed class GracefulShutdownTests
                 Assert.StartsWith("354", await busy.CommandAsync("DATA"));
                 await busy.SendAsync(TestMessages.DotStuff(TestMessages.PlainText("in-flight")));
 
-                Assert.Equal(0, Kill(process.Id, SigTerm));
+                Assert.Equal(0, Signals.Send(process.Id, Signals.Term));
 
                 // The idle session is told why it is being closed.
                 Assert.StartsWith("421 4.3.2", await idle.ReadReplyAsync());
@@ -65,22 +54,5 @@ public sealed class GracefulShutdownTests
         {
             Peers.Stop(process);
         }
-    }
-
-    /// <summary>Reads the JSON log on stdout until the "Listening on" line (event 3000) gives the bound port.</summary>
-    private static async Task<IPEndPoint> WaitForListeningAsync(Process process)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-        {
-            using var json = JsonDocument.Parse(line);
-            if (json.RootElement.GetProperty("EventId").GetInt32() == 3000)
-            {
-                return IPEndPoint.Parse(json.RootElement.GetProperty("State").GetProperty("EndPoint").GetString()!);
-            }
-        }
-
-        throw new InvalidOperationException("the proxy exited before listening: " + await process.StandardError.ReadToEndAsync(timeout.Token));
     }
 }

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Net;
 using System.Text;
-using System.Text.Json;
 using SmtpAmpProxy.Hosting;
 using SmtpAmpProxy.Tests.Support;
 
@@ -34,8 +32,7 @@ public sealed class EventThreadIsolationTests
         ], new Dictionary<string, string?> { [SocketCompletions.Variable] = null });
         try
         {
-            var endPoint = await ReadEndPointAsync(process);
-            var drain = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            var endPoint = await ProxyLogLines.Follow(process).ListeningAsync();
 
             var (hostile, _) = await RawSmtpClient.ConnectAsync(endPoint);
             var idle = new List<RawSmtpClient>();
@@ -88,8 +85,6 @@ public sealed class EventThreadIsolationTests
             }
 
             Assert.Single(Directory.GetFiles(outbox, "*.eml"));
-            Peers.Stop(process);
-            await drain;
         }
         finally
         {
@@ -126,21 +121,5 @@ public sealed class EventThreadIsolationTests
 
         sb.Append("</body></html>\r\n--b\r\nContent-Type: text/plain\r\n\r\nplain\r\n--b--");
         return Encoding.ASCII.GetBytes(sb.ToString());
-    }
-
-    private static async Task<IPEndPoint> ReadEndPointAsync(Process process)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-        {
-            using var json = JsonDocument.Parse(line);
-            if (json.RootElement.GetProperty("EventId").GetInt32() == 3000)
-            {
-                return IPEndPoint.Parse(json.RootElement.GetProperty("State").GetProperty("EndPoint").GetString()!);
-            }
-        }
-
-        throw new InvalidOperationException("the proxy exited before it was ready: " + await process.StandardError.ReadToEndAsync(timeout.Token));
     }
 }
