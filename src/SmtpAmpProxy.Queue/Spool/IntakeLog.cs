@@ -89,14 +89,6 @@ internal sealed class IntakeLog : IDisposable
         return log;
     }
 
-    public bool Contains(string id)
-    {
-        lock (_lock)
-        {
-            return _locations.ContainsKey(id);
-        }
-    }
-
     /// <summary>Appends a message; the task ends once it is on the device, the moment the sender may hear 250.</summary>
     public Task AppendAsync(string id, byte[] state, IReadOnlyList<ReadOnlyMemory<byte>> content)
     {
@@ -129,19 +121,19 @@ internal sealed class IntakeLog : IDisposable
     }
 
     /// <summary>
-    /// Marks a message as gone from the log (delivered, failed, deleted, or moved to its own files). It is
-    /// gone for readers at once. With <paramref name="now"/> the task ends when the mark is on the device;
-    /// without, the mark waits for the next message's flush, or <see cref="LazyFlush"/> on a quiet queue,
-    /// so that a busy queue's marks cost no flush of their own.
+    /// Marks a message as gone from the log (delivered, failed, deleted, or moved to its own files); null when it
+    /// is not in the log. It is gone for readers at once. With <paramref name="now"/> the task ends when the mark
+    /// is on the device; without, the mark waits for the next message's flush, or <see cref="LazyFlush"/> on a
+    /// quiet queue, so that a busy queue's marks cost no flush of their own.
     /// </summary>
-    public Task ResolveAsync(string id, bool now)
+    public Task? TryResolve(string id, bool now)
     {
         Location location;
         lock (_lock)
         {
             if (!_locations.Remove(id, out location))
             {
-                return Task.CompletedTask;
+                return null;
             }
         }
 
@@ -150,7 +142,8 @@ internal sealed class IntakeLog : IDisposable
     }
 
     /// <summary>The content of a message in the log, or null when it is not (or no longer) there.</summary>
-    public async Task<byte[]?> ReadContentAsync(string id, CancellationToken ct)
+    /// <remarks>A plain pread: the content was just written, so it comes from the page cache in microseconds.</remarks>
+    public byte[]? ReadContent(string id)
     {
         Location location;
         lock (_lock)
@@ -163,8 +156,9 @@ internal sealed class IntakeLog : IDisposable
 
         // The segment stays while the message is in it: only its own resolution lets the segment go.
         byte[] content = new byte[location.ContentLength];
-        await ReadExactlyAsync(location.Segment.Handle, content, location.ContentOffset, ct).ConfigureAwait(false);
-        return content;
+        return ReadFully(location.Segment.Handle, content, location.ContentOffset) == content.Length
+            ? content
+            : throw new IOException($"{location.Segment.Path} ends inside message {id}");
     }
 
     public void Dispose()
@@ -515,37 +509,36 @@ internal sealed class IntakeLog : IDisposable
     /// <summary>Copies a stretch of a segment to <c>corrupt/</c>; returns the copy's path, or null when the stretch is all zeros.</summary>
     private string? Preserve(Segment segment, long offset, long length)
     {
+        string corrupt = Path.Combine(Path.GetDirectoryName(_folder)!, "corrupt");
+        Directory.CreateDirectory(corrupt);
+        string copy = Path.Combine(corrupt, $"{Path.GetFileNameWithoutExtension(segment.Path)}-{offset.ToString(CultureInfo.InvariantCulture)}{Extension}");
         byte[] chunk = new byte[64 << 10];
         bool zeros = true;
-        for (long at = offset; at < offset + length && zeros;)
+        using (SafeFileHandle target = File.OpenHandle(copy, FileMode.Create, FileAccess.Write))
         {
-            int read = ReadFully(segment.Handle, chunk.AsSpan(0, (int)Math.Min(chunk.Length, offset + length - at)), at);
-            zeros = chunk.AsSpan(0, read).IndexOfAnyExcept((byte)0) < 0 && read > 0;
-            at += Math.Max(read, 1);
+            for (long at = offset; at < offset + length;)
+            {
+                int read = ReadFully(segment.Handle, chunk.AsSpan(0, (int)Math.Min(chunk.Length, offset + length - at)), at);
+                if (read <= 0)
+                {
+                    break;
+                }
+
+                zeros &= chunk.AsSpan(0, read).IndexOfAnyExcept((byte)0) < 0;
+                RandomAccess.Write(target, chunk.AsSpan(0, read), at - offset);
+                at += read;
+            }
+
+            Fsync.File(target);
         }
 
         if (zeros)
         {
+            // What a file system leaves past the end of a crashed write: nothing for a person to look at.
+            File.Delete(copy);
             return null;
         }
 
-        string corrupt = Path.Combine(Path.GetDirectoryName(_folder)!, "corrupt");
-        Directory.CreateDirectory(corrupt);
-        string copy = Path.Combine(corrupt, $"{Path.GetFileNameWithoutExtension(segment.Path)}-{offset.ToString(CultureInfo.InvariantCulture)}{Extension}");
-        using SafeFileHandle target = File.OpenHandle(copy, FileMode.Create, FileAccess.Write);
-        for (long at = offset; at < offset + length;)
-        {
-            int read = ReadFully(segment.Handle, chunk.AsSpan(0, (int)Math.Min(chunk.Length, offset + length - at)), at);
-            if (read <= 0)
-            {
-                break;
-            }
-
-            RandomAccess.Write(target, chunk.AsSpan(0, read), at - offset);
-            at += read;
-        }
-
-        Fsync.File(target);
         return copy;
     }
 
@@ -672,21 +665,6 @@ internal sealed class IntakeLog : IDisposable
         catch (JsonException)
         {
             return null;
-        }
-    }
-
-    private static async ValueTask ReadExactlyAsync(SafeFileHandle handle, Memory<byte> buffer, long offset, CancellationToken ct)
-    {
-        while (buffer.Length > 0)
-        {
-            int read = await RandomAccess.ReadAsync(handle, buffer, offset, ct).ConfigureAwait(false);
-            if (read <= 0)
-            {
-                throw new IOException("intake segment ends inside a message");
-            }
-
-            buffer = buffer[read..];
-            offset += read;
         }
     }
 

@@ -74,7 +74,7 @@ internal sealed class MessageSpool : IDisposable
                 if (filed.Contains(message.Id))
                 {
                     // Moved to its files, and the crash came before the log's mark: the files are the message.
-                    marks.Add(spool._intake.ResolveAsync(message.Id, now: true));
+                    marks.Add(spool._intake.TryResolve(message.Id, now: true)!);
                     continue;
                 }
 
@@ -256,25 +256,30 @@ internal sealed class MessageSpool : IDisposable
     }
 
     /// <summary>
-    /// Writes a message's files durably: content and state in <c>tmp/</c>, synced, renamed into <c>queue/</c>
-    /// content first, the folder synced. On failure nothing of it is left behind.
+    /// Writes a message's files durably: the state (and the content, when given) in <c>tmp/</c>, synced, renamed
+    /// into <c>queue/</c> content first, the folder synced. A move out of the log that fails leaves nothing of
+    /// it behind (the message stays in the log); a state update that fails leaves the old state or the new one.
     /// </summary>
-    private async Task WriteFilesAsync(string id, IReadOnlyList<ReadOnlyMemory<byte>> content, long size, byte[] state, CancellationToken ct)
+    private async Task WriteFilesAsync(string id, byte[]? content, byte[] state, CancellationToken ct)
     {
         string tempContent = Path.Combine(_temp, id + ContentExtension);
         string tempState = Path.Combine(_temp, id + StateExtension);
-        bool renamed = false;
+        bool moved = false;
         try
         {
-            using (SafeFileHandle contentFile = await WriteAsync(tempContent, content, size, ct).ConfigureAwait(false))
+            using (SafeFileHandle? contentFile = content is null ? null : await WriteAsync(tempContent, [content], content.Length, ct).ConfigureAwait(false))
             using (SafeFileHandle stateFile = await WriteAsync(tempState, [state], state.Length, ct).ConfigureAwait(false))
             {
-                await _queueSync.SyncFilesAsync(contentFile, stateFile).ConfigureAwait(false);
+                await _queueSync.SyncFilesAsync(contentFile is null ? [stateFile] : [contentFile, stateFile]).ConfigureAwait(false);
             }
 
-            // Overwriting: a copy left by an earlier move that failed half-way must not block this one for good.
-            File.Move(tempContent, ContentPath(id), overwrite: true);
-            renamed = true;
+            if (content is not null)
+            {
+                // Overwriting: a copy left by an earlier move that failed half-way must not block this one for good.
+                File.Move(tempContent, ContentPath(id), overwrite: true);
+                moved = true;
+            }
+
             File.Move(tempState, StatePath(id), overwrite: true);
             await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
         }
@@ -282,7 +287,7 @@ internal sealed class MessageSpool : IDisposable
         {
             TryDelete(tempContent);
             TryDelete(tempState);
-            if (renamed)
+            if (moved)
             {
                 // Not known durable: the message stays where it was (the log), so these copies must go.
                 TryDelete(StatePath(id));
@@ -298,35 +303,16 @@ internal sealed class MessageSpool : IDisposable
     {
         ArgumentNullException.ThrowIfNull(message);
         byte[] state = JsonSerializer.SerializeToUtf8Bytes(message, SpoolJson.Default.QueuedMessage);
-        if (await Intake.ReadContentAsync(message.Id, ct).ConfigureAwait(false) is { } content)
+        // Waiting for a retry and still in the log: to files of its own, so the log's segments can go.
+        byte[]? content = Intake.ReadContent(message.Id);
+        await WriteFilesAsync(message.Id, content, state, ct).ConfigureAwait(false);
+        if (content is not null)
         {
-            // Waiting for a retry: from the log to files of its own, so the log's segments can go.
-            await WriteFilesAsync(message.Id, [content], content.Length, state, ct).ConfigureAwait(false);
-
             // Flushed now, not with the next message: until then a reader of the spool (queue list) would find the
             // message in the log as well as in its files, and once its files went, in the log alone.
-            await Intake.ResolveAsync(message.Id, now: true).ConfigureAwait(false);
-            Recharge(message.Id, message.Size + state.Length);
-            return;
+            await Intake.TryResolve(message.Id, now: true)!.ConfigureAwait(false);
         }
 
-        string temp = Path.Combine(_temp, $"{message.Id}.{Guid.NewGuid():N}{StateExtension}");
-        try
-        {
-            using (SafeFileHandle file = await WriteAsync(temp, [state], state.Length, ct).ConfigureAwait(false))
-            {
-                await _queueSync.SyncFilesAsync(file).ConfigureAwait(false);
-            }
-
-            File.Move(temp, StatePath(message.Id), overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
-
-        await _queueSync.SyncDirectoryAsync().ConfigureAwait(false);
         Recharge(message.Id, message.Size + state.Length);
     }
 
@@ -351,9 +337,8 @@ internal sealed class MessageSpool : IDisposable
     /// </param>
     public async Task RemoveAsync(string id, bool durable)
     {
-        if (Intake.Contains(id))
+        if (Intake.TryResolve(id, now: durable) is { } marked)
         {
-            Task marked = Intake.ResolveAsync(id, now: durable);
             if (durable)
             {
                 await marked.ConfigureAwait(false);
@@ -379,7 +364,7 @@ internal sealed class MessageSpool : IDisposable
     }
 
     public async Task<byte[]> ReadContentAsync(string id, CancellationToken ct) =>
-        await Intake.ReadContentAsync(id, ct).ConfigureAwait(false) ?? await File.ReadAllBytesAsync(ContentPath(id), ct).ConfigureAwait(false);
+        Intake.ReadContent(id) ?? await File.ReadAllBytesAsync(ContentPath(id), ct).ConfigureAwait(false);
 
     private string StatePath(string id) => Path.Combine(_queue, id + StateExtension);
 

@@ -62,7 +62,7 @@ public sealed class IntakeDiskFullTests
             await log.AppendAsync("0000000000000000aaaa", State("0000000000000000aaaa", small.Length), [small]);
 
             // The mark waits for the next batch, and the next batch is one that cannot fit.
-            Task mark = log.ResolveAsync("0000000000000000aaaa", now: false);
+            Task mark = log.TryResolve("0000000000000000aaaa", now: false)!;
             for (int i = 0; i < 5; i++)
             {
                 string id = $"000000000000000{i}bbbb";
