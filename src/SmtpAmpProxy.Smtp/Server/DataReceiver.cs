@@ -23,16 +23,11 @@ internal sealed class DataReceiver(SmtpServerContext context, SmtpSessionInfo in
     {
         var options = context.Options;
         var reader = new SmtpDataReader(message, options.MaxMessageBytes, options.BareLineFeed, options.MaxHeaderBytes, options.BareCarriageReturn);
-        var drained = transport.IsDrained;
         timeouts.StartData();
         long sinceYield = 0;
         while (true)
         {
-            if (drained)
-            {
-                await transport.FlushAsync();
-            }
-
+            await transport.FlushBeforeReadAsync();
             timeouts.DataReceived(reader.MessageBytes);
             var (outcome, result) = await transport.ReadAsync(timeouts.NextReadTimeout(), idle: false);
             if (outcome != ReadOutcome.Data)
@@ -64,7 +59,6 @@ internal sealed class DataReceiver(SmtpServerContext context, SmtpSessionInfo in
                 return new DataReceipt(ReadOutcome.Closed, true, null);
             }
 
-            drained = true;
             sinceYield += buffer.Length;
             if (sinceYield >= DataBytesBetweenYields)
             {

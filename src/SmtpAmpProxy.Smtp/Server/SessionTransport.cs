@@ -33,6 +33,10 @@ internal sealed class SessionTransport
     private PipeReader _input;
     private PipeWriter _output;
     private bool _outputPending;
+
+    // The next read waits for the client: nothing was left after the last command taken, or what was left was
+    // not a whole one.
+    private bool _readWaits = true;
     private volatile bool _stopping;
     private volatile bool _hardStop;
 
@@ -70,6 +74,9 @@ internal sealed class SessionTransport
     }
 
     public ValueTask FlushAsync() => _outputPending ? FlushPendingAsync() : default;
+
+    /// <summary>Flushes the replies when the next read will wait for the client, and only then (RFC 2920 3.2).</summary>
+    public ValueTask FlushBeforeReadAsync() => _readWaits ? FlushAsync() : default;
 
     /// <summary>
     /// Waits for input for at most <paramref name="timeout"/> (zero: the deadline has passed). A stop wakes the
@@ -130,10 +137,15 @@ internal sealed class SessionTransport
     {
         _input.AdvanceTo(consumed);
         BufferedAfterCommand = buffer.Slice(consumed).Length;
+        _readWaits = BufferedAfterCommand == 0;
     }
 
     /// <summary>Nothing complete yet: <paramref name="consumed"/> is used up, the next read waits for more than <paramref name="buffer"/>.</summary>
-    public void NeedMore(in ReadOnlySequence<byte> buffer, SequencePosition consumed) => _input.AdvanceTo(consumed, buffer.End);
+    public void NeedMore(in ReadOnlySequence<byte> buffer, SequencePosition consumed)
+    {
+        _input.AdvanceTo(consumed, buffer.End);
+        _readWaits = true;
+    }
 
     public void RequestStop()
     {
@@ -158,6 +170,7 @@ internal sealed class SessionTransport
         await _input.CompleteAsync();
         await _output.CompleteAsync();
         BufferedAfterCommand = 0;
+        _readWaits = true;
     }
 
     /// <summary>The TLS handshake, within the command timeout. Null reason: the pipes now run over TLS.</summary>

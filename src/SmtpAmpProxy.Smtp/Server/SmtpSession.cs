@@ -405,15 +405,10 @@ internal sealed partial class SmtpSession
     /// </summary>
     private async ValueTask<(ReadOutcome Outcome, SmtpCommand Command)> ReadCommandAsync()
     {
-        var drained = _transport.IsDrained;
         _timeouts.StartCommandLine();
         while (true)
         {
-            if (drained)
-            {
-                await _transport.FlushAsync();
-            }
-
+            await _transport.FlushBeforeReadAsync();
             var (outcome, result) = await _transport.ReadAsync(_timeouts.NextReadTimeout(), IsIdle);
             if (outcome != ReadOutcome.Data)
             {
@@ -438,8 +433,6 @@ internal sealed partial class SmtpSession
             {
                 return (ReadOutcome.Closed, default);
             }
-
-            drained = true;
         }
     }
 
