@@ -41,42 +41,13 @@ internal sealed class AuthFailureThrottle(SmtpServerOptions options, TimeProvide
     }
 
     /// <summary>The address reached <see cref="SmtpServerOptions.MaxAuthFailuresPerAddress"/> within the window.</summary>
-    public bool IsLockedOut(IPAddress client)
-    {
-        if (options.MaxAuthFailuresPerAddress <= 0)
-        {
-            return false;
-        }
-
-        lock (_gate)
-        {
-            return _addresses.TryGetValue(Key(client), out var entry) && !IsExpired(entry, time.GetUtcNow())
-                && entry.Failures >= options.MaxAuthFailuresPerAddress;
-        }
-    }
+    public bool IsLockedOut(IPAddress client) => LockedOut(Key(client), user: null);
 
     /// <summary>
     /// This user name from this address reached <see cref="SmtpServerOptions.MaxAuthFailures"/> within the
     /// window, or the address reached its own ceiling.
     /// </summary>
-    public bool IsLockedOut(IPAddress client, string user)
-    {
-        if (IsLockedOut(client))
-        {
-            return true;
-        }
-
-        if (options.MaxAuthFailures <= 0)
-        {
-            return false;
-        }
-
-        lock (_gate)
-        {
-            return _users.TryGetValue((Key(client), UserKey(user)), out var entry) && !IsExpired(entry, time.GetUtcNow())
-                && entry.Failures >= options.MaxAuthFailures;
-        }
-    }
+    public bool IsLockedOut(IPAddress client, string user) => LockedOut(Key(client), user);
 
     /// <summary>
     /// Counts one failure for the user name (null: the response could not be decoded into one) and the address;
@@ -97,9 +68,7 @@ internal sealed class AuthFailureThrottle(SmtpServerOptions options, TimeProvide
             }
         }
 
-        var lockedOut = (options.MaxAuthFailures > 0 && userFailures >= options.MaxAuthFailures)
-            || (options.MaxAuthFailuresPerAddress > 0 && addressFailures >= options.MaxAuthFailuresPerAddress);
-        if (lockedOut)
+        if (Reaches(userFailures, options.MaxAuthFailures) || Reaches(addressFailures, options.MaxAuthFailuresPerAddress))
         {
             return (TimeSpan.Zero, true);
         }
@@ -111,6 +80,24 @@ internal sealed class AuthFailureThrottle(SmtpServerOptions options, TimeProvide
             ? (TimeSpan.Zero, false)
             : (options.AuthFailureDelay * (1 << Math.Min(over - 1, MaxDoublings)), false);
     }
+
+    /// <summary>A count at a ceiling; a ceiling of zero or less is off.</summary>
+    private static bool Reaches(int failures, int max) => max > 0 && failures >= max;
+
+    private bool LockedOut(IPAddress address, string? user)
+    {
+        var now = time.GetUtcNow();
+        lock (_gate)
+        {
+            return Reached(_addresses, address, options.MaxAuthFailuresPerAddress, now)
+                || (user is not null && options.MaxAuthFailures > 0
+                    && Reached(_users, (address, UserKey(user)), options.MaxAuthFailures, now));
+        }
+    }
+
+    private bool Reached<TKey>(Dictionary<TKey, Entry> entries, TKey key, int max, DateTimeOffset now)
+        where TKey : notnull =>
+        entries.TryGetValue(key, out var entry) && !IsExpired(entry, now) && Reaches(entry.Failures, max);
 
     private int Count<TKey>(Dictionary<TKey, Entry> entries, TKey key, DateTimeOffset now)
         where TKey : notnull
