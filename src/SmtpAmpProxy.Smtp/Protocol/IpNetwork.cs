@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 
 namespace SmtpAmpProxy.Smtp.Protocol;
 
@@ -44,12 +45,12 @@ public readonly record struct IpNetwork
         var text = s.AsSpan().Trim();
         var slash = text.IndexOf('/');
         if (!IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address)
-            || (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && address.ScopeId != 0))
+            || (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0))
         {
             return false;
         }
 
-        var maxLength = address.GetAddressBytes().Length * 8;
+        var maxLength = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         var length = maxLength;
         if (slash >= 0)
         {
