@@ -40,6 +40,10 @@ internal static class SmtpApiTag
     // Folded lines stay near the 78 characters RFC 5322 §2.1.1 recommends, and well under its 998 limit.
     private const int LineWidth = 78;
 
+    // Most messages carry no X-SMTPAPI and get one of these two fields: built once, not per message.
+    private static readonly ReadOnlyMemory<byte> AddedPassed = Field(NewJson(Passed));
+    private static readonly ReadOnlyMemory<byte> AddedRepaired = Field(NewJson(Repaired));
+
     /// <summary>Tags the message, logging (event 3310) when it cannot be tagged.</summary>
     public static IReadOnlyList<ReadOnlyMemory<byte>> Apply(
         IReadOnlyList<ReadOnlyMemory<byte>> message, bool repaired, ILogger logger, long sessionId, string? messageId)
@@ -71,8 +75,13 @@ internal static class SmtpApiTag
         if (fields.Count == 0)
         {
             // Prepended like the Received: field: the sender's bytes follow unchanged.
-            var json = Encoding.UTF8.GetBytes($"{{\"unique_args\":{{\"{EngagementBatch.OutcomeField}\":\"{outcome}\"}}}}");
-            return new([Field(json), .. message], SmtpApiTagKind.Added, "");
+            var added = outcome switch
+            {
+                Passed => AddedPassed,
+                Repaired => AddedRepaired,
+                _ => Field(NewJson(outcome)),
+            };
+            return new([added, .. message], SmtpApiTagKind.Added, "");
         }
 
         if (fields.Count > 1)
@@ -173,6 +182,9 @@ internal static class SmtpApiTag
         }
     }
 
+    private static byte[] NewJson(string outcome) =>
+        Encoding.UTF8.GetBytes($"{{\"unique_args\":{{\"{EngagementBatch.OutcomeField}\":\"{outcome}\"}}}}");
+
     /// <summary>RFC 5322 §2.2.3: unfolding removes the CRLFs; the white space after them stays.</summary>
     private static byte[] Unfold(ReadOnlySpan<byte> value)
     {
@@ -192,7 +204,7 @@ internal static class SmtpApiTag
     private static byte[] Field(byte[] json)
     {
         var field = new List<byte>(json.Length + 32);
-        field.AddRange("X-SMTPAPI: "u8.ToArray());
+        field.AddRange("X-SMTPAPI: "u8);
         var start = json.AsSpan().IndexOfAnyExcept(" \t"u8);
         var lineLength = field.Count;
         bool inString = false, escaped = false;
@@ -211,7 +223,7 @@ internal static class SmtpApiTag
             }
             else if (b == ',' && lineLength >= LineWidth && i + 1 < json.Length)
             {
-                field.AddRange("\r\n "u8.ToArray());
+                field.AddRange("\r\n "u8);
                 lineLength = 1;
             }
         }
@@ -221,7 +233,7 @@ internal static class SmtpApiTag
             field.RemoveAt(field.Count - 1);
         }
 
-        field.AddRange("\r\n"u8.ToArray());
+        field.AddRange("\r\n"u8);
         return [.. field];
     }
 }
