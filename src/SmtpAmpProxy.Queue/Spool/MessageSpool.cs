@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
+using SmtpAmpProxy.Smtp.Buffers;
 
 namespace SmtpAmpProxy.Queue.Spool;
 
@@ -467,8 +468,8 @@ internal sealed class MessageSpool : IDisposable
 
     private bool IsOutOfSpace(Exception e, long needed)
     {
-        // ENOSPC (28) and EDQUOT (122) on Linux; ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
-        if (e.HResult is 28 or 122 or unchecked((int)0x80070070) or unchecked((int)0x80070027))
+        // The spill folder's list of out-of-space errors (ENOSPC, EDQUOT and their Windows codes).
+        if (SpillFolder.IsOutOfSpace(e))
         {
             return true;
         }
