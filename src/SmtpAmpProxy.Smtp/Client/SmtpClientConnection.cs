@@ -198,7 +198,12 @@ public sealed class SmtpClientConnection : IAsyncDisposable
 
         // Build every command first: an argument that fails validation must fail before anything is sent.
         byte[] mailCommand = ClientCommands.Mail(reversePath, mailParameters);
-        byte[][] rcptCommands = [.. recipients.Select(r => ClientCommands.Rcpt(r.Path, r.Parameters))];
+        var rcptCommands = new byte[recipients.Count][];
+        for (int i = 0; i < rcptCommands.Length; i++)
+        {
+            rcptCommands[i] = ClientCommands.Rcpt(recipients[i].Path, recipients[i].Parameters);
+        }
+
         if (!_extensions.Has("PIPELINING"))
         {
             SmtpReply mail = await ExchangeAsync(mailCommand, null, SmtpFailureStage.Command, ct).ConfigureAwait(false);
@@ -219,14 +224,8 @@ public sealed class SmtpClientConnection : IAsyncDisposable
             return new SmtpEnvelopeReplies(mail, rcpts, data);
         }
 
-        var commands = new List<byte[]>(rcptCommands.Length + 2) { mailCommand };
-        commands.AddRange(rcptCommands);
-        if (withData)
-        {
-            commands.Add(ClientCommands.Data);
-        }
-
-        SmtpReply[] replies = await ExchangeManyAsync(Join(commands), commands.Count, ct).ConfigureAwait(false);
+        byte[] group = Join(mailCommand, rcptCommands, withData ? ClientCommands.Data : null);
+        SmtpReply[] replies = await ExchangeManyAsync(group, rcptCommands.Length + (withData ? 2 : 1), ct).ConfigureAwait(false);
 
         // After a refused MAIL the RCPT replies (503 "need MAIL") say nothing about the recipients.
         return new SmtpEnvelopeReplies(replies[0], replies[0].IsPositive ? replies[1..(rcptCommands.Length + 1)] : [], withData ? replies[^1] : null);
@@ -501,16 +500,25 @@ public sealed class SmtpClientConnection : IAsyncDisposable
         ClientLog.Authenticated(_logger, Id, mechanism);
     }
 
-    private static byte[] Join(List<byte[]> commands)
+    /// <summary>A pipelined group in one write: MAIL, the RCPTs, then DATA if any.</summary>
+    private static byte[] Join(byte[] mail, byte[][] rcpts, byte[]? data)
     {
-        byte[] joined = new byte[commands.Sum(c => c.Length)];
-        int offset = 0;
-        foreach (byte[] command in commands)
+        int length = mail.Length + (data?.Length ?? 0);
+        foreach (byte[] rcpt in rcpts)
         {
-            command.CopyTo(joined, offset);
-            offset += command.Length;
+            length += rcpt.Length;
         }
 
+        byte[] joined = new byte[length];
+        mail.CopyTo(joined, 0);
+        int offset = mail.Length;
+        foreach (byte[] rcpt in rcpts)
+        {
+            rcpt.CopyTo(joined, offset);
+            offset += rcpt.Length;
+        }
+
+        data?.CopyTo(joined, offset);
         return joined;
     }
 
