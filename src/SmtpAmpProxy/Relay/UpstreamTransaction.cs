@@ -165,13 +165,8 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
                     SmtpReply reply;
                     if (!_envelopeOnLease)
                     {
-                        if (LacksSmtpUtf8(connection))
-                        {
-                            return await DifferedAsync("SMTPUTF8 no longer offered").ConfigureAwait(false);
-                        }
-
-                        var envelope = await connection.SendEnvelopeAsync(_sender, MailParameters(connection), Recipients(forwardPath), withData: false, ct).ConfigureAwait(false);
-                        if (await CheckEnvelopeAsync(envelope) is { } ended)
+                        var (envelope, ended) = await SendEnvelopeAsync(connection, forwardPath, withData: false, ct).ConfigureAwait(false);
+                        if (envelope is null)
                         {
                             return ended;
                         }
@@ -183,12 +178,8 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
                         reply = await connection.RcptAsync(forwardPath, null, ct).ConfigureAwait(false);
                     }
 
-                    if (reply.Code == 421)
-                    {
-                        // RFC 5321 3.8: the upstream is closing this connection; the recipient was not answered.
-                        throw new SmtpConnectionException(SmtpFailureStage.Command, $"upstream closing: {reply}", reply: reply);
-                    }
-
+                    // RFC 5321 3.8: the upstream is closing this connection; the recipient was not answered.
+                    ThrowIfClosing(reply, SmtpFailureStage.Command);
                     _metrics.UpstreamReply("rcpt", reply.Code);
                     if (reply.IsPositive)
                     {
@@ -285,13 +276,8 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
                         var connection = _lease!.Connection;
                         if (!_envelopeOnLease)
                         {
-                            if (LacksSmtpUtf8(connection))
-                            {
-                                return await DifferedAsync("SMTPUTF8 no longer offered").ConfigureAwait(false);
-                            }
-
-                            var envelope = await connection.SendEnvelopeAsync(_sender, MailParameters(connection), [.. _accepted.Select(a => new SmtpRecipient(a))], withData: true, ct).ConfigureAwait(false);
-                            if (await CheckEnvelopeAsync(envelope) is { } ended)
+                            var (envelope, ended) = await SendEnvelopeAsync(connection, next: null, withData: true, ct).ConfigureAwait(false);
+                            if (envelope is null)
                             {
                                 return ended;
                             }
@@ -305,21 +291,13 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
                         }
                     }
 
-                    if (dataReply.Code == 421)
-                    {
-                        throw new SmtpConnectionException(SmtpFailureStage.Command, $"upstream closing: {dataReply}", reply: dataReply);
-                    }
-
+                    ThrowIfClosing(dataReply, SmtpFailureStage.Command);
                     _metrics.UpstreamReply("data", dataReply.Code);
                     if (dataReply.Code == 354)
                     {
                         contentStarted = true;
                         var final = await _lease!.Connection.SendContentAsync(content, ct).ConfigureAwait(false);
-                        if (final.Code == 421)
-                        {
-                            throw new SmtpConnectionException(SmtpFailureStage.Data, $"upstream closing: {final}", reply: final);
-                        }
-
+                        ThrowIfClosing(final, SmtpFailureStage.Data);
                         _metrics.UpstreamReply("content", final.Code);
                         _envelopeOnLease = false;
                         await GiveBackAsync().ConfigureAwait(false);
@@ -379,6 +357,31 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
     }
 
     /// <summary>
+    /// MAIL and the accepted RCPTs, then <paramref name="next"/> if any and DATA if asked, on a lease with no envelope
+    /// yet. Envelope null: the transaction ended, with <c>Ended</c> as the sender's reply.
+    /// </summary>
+    private async Task<(SmtpEnvelopeReplies? Envelope, SmtpReply Ended)> SendEnvelopeAsync(
+        SmtpClientConnection connection, string? next, bool withData, CancellationToken ct)
+    {
+        if (LacksSmtpUtf8(connection))
+        {
+            return (null, await DifferedAsync("SMTPUTF8 no longer offered").ConfigureAwait(false));
+        }
+
+        var envelope = await connection.SendEnvelopeAsync(_sender, MailParameters(connection), Recipients(next), withData, ct).ConfigureAwait(false);
+        return await CheckEnvelopeAsync(envelope).ConfigureAwait(false) is { } ended ? (null, ended) : (envelope, default);
+    }
+
+    /// <summary>421 (RFC 5321 3.8): the upstream is closing this connection, whatever the command; the connection is lost, not refused.</summary>
+    private static void ThrowIfClosing(SmtpReply reply, SmtpFailureStage stage)
+    {
+        if (reply.Code == 421)
+        {
+            throw new SmtpConnectionException(stage, $"upstream closing: {reply}", reply: reply);
+        }
+    }
+
+    /// <summary>
     /// The replies to an envelope sent on a fresh lease. The first MAIL's refusal is the sender's answer; on a
     /// replay everything accepted before must be accepted again. Null: go on; else the reply that ends it.
     /// </summary>
@@ -386,10 +389,7 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
     {
         var replay = _mailAccepted;
         _metrics.UpstreamReply("mail", envelope.Mail.Code);
-        if (envelope.Mail.Code == 421)
-        {
-            throw new SmtpConnectionException(SmtpFailureStage.Command, $"upstream closing: {envelope.Mail}", reply: envelope.Mail);
-        }
+        ThrowIfClosing(envelope.Mail, SmtpFailureStage.Command);
 
         if (!envelope.Mail.IsPositive)
         {
@@ -563,11 +563,7 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
 
     private async Task GiveBackAsync()
     {
-        var lease = _lease;
-        _lease = null;
-        _envelopeOnLease = false;
-        _dataOnLease = false;
-        if (lease is not null)
+        if (TakeLease() is { } lease)
         {
             await lease.ReturnAsync().ConfigureAwait(false);
         }
@@ -575,29 +571,40 @@ internal sealed class UpstreamTransaction : IUpstreamTransaction
 
     private async Task DiscardAsync(string reason)
     {
+        if (TakeLease() is { } lease)
+        {
+            await lease.DiscardAsync(reason).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The lease out of the transaction's hands, with what stood on it.</summary>
+    private UpstreamLease? TakeLease()
+    {
         var lease = _lease;
         _lease = null;
         _envelopeOnLease = false;
         _dataOnLease = false;
-        if (lease is not null)
-        {
-            await lease.DiscardAsync(reason).ConfigureAwait(false);
-        }
+        return lease;
     }
 
     /// <summary>The sender's MAIL said SMTPUTF8 and this upstream session does not offer it: never sent without it.</summary>
     private bool LacksSmtpUtf8(SmtpClientConnection connection) =>
         _parameters is { SmtpUtf8: true } && !connection.Extensions.Contains("SMTPUTF8");
 
-    private SmtpRecipient[] Recipients(string next)
+    /// <summary>The accepted recipients, then <paramref name="next"/> if any.</summary>
+    private SmtpRecipient[] Recipients(string? next)
     {
-        var all = new SmtpRecipient[_accepted.Count + 1];
+        var all = new SmtpRecipient[_accepted.Count + (next is null ? 0 : 1)];
         for (var i = 0; i < _accepted.Count; i++)
         {
             all[i] = new SmtpRecipient(_accepted[i]);
         }
 
-        all[^1] = new SmtpRecipient(next);
+        if (next is not null)
+        {
+            all[^1] = new SmtpRecipient(next);
+        }
+
         return all;
     }
 
