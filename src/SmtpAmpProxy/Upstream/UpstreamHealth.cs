@@ -82,7 +82,10 @@ internal sealed class UpstreamHealth
         return false;
     }
 
-    /// <summary>A pass from <see cref="TryEnter"/> that tried no session (the client's share was used up, say).</summary>
+    /// <summary>
+    /// A pass from <see cref="TryEnter"/> that tried no session (the client's share was used up, say) or whose
+    /// session failed for a reason other than the login: a trial in flight is over, the circuit's wait unchanged.
+    /// </summary>
     public void LeaveUnused()
     {
         lock (_lock)
@@ -134,11 +137,7 @@ internal sealed class UpstreamHealth
         }
         else
         {
-            lock (_lock)
-            {
-                // A trial that failed for another reason leaves the circuit's wait as it was.
-                _trialInFlight = false;
-            }
+            LeaveUnused();
         }
 
         _metrics.UpstreamFailed(kind);
@@ -172,11 +171,7 @@ internal sealed class UpstreamHealth
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            lock (_lock)
-            {
-                _trialInFlight = false;
-            }
-
+            LeaveUnused();
             var reason = $"{ProxyMetrics.Unreachable}: no session within {timeout.TotalSeconds:0.#} s";
             _metrics.RecordUpstream(false, reason);
             return (false, reason);
