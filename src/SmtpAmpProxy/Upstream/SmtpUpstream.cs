@@ -93,7 +93,7 @@ internal sealed class SmtpUpstream : IUpstream, IAsyncDisposable
             }
 
             Health.Succeeded();
-            return (new UpstreamLease(lease, () => _shares.Release(client)), default, null);
+            return (new UpstreamLease(lease, _shares, client), default, null);
         }
         catch (SmtpConnectionException e)
         {
@@ -111,19 +111,19 @@ internal sealed class SmtpUpstream : IUpstream, IAsyncDisposable
 }
 
 /// <summary>A pool lease that also holds one of its client's shares, given back with it.</summary>
-internal sealed class UpstreamLease(SmtpConnectionLease lease, Action releaseShare)
+internal sealed class UpstreamLease(SmtpConnectionLease lease, ClientShares shares, IPAddress client)
 {
     public SmtpClientConnection Connection => lease.Connection;
 
     public async ValueTask ReturnAsync()
     {
-        releaseShare();
+        shares.Release(client);
         await lease.ReturnAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DiscardAsync(string reason)
     {
-        releaseShare();
+        shares.Release(client);
         await lease.DiscardAsync(reason).ConfigureAwait(false);
     }
 }
