@@ -1,6 +1,7 @@
 using System.Text;
 using SmtpAmpProxy.Queue;
 using SmtpAmpProxy.Queue.Spool;
+using SmtpAmpProxy.Relay;
 using SmtpAmpProxy.Smtp.Client;
 using SmtpAmpProxy.Smtp.Protocol;
 using SmtpAmpProxy.Smtp.Server;
@@ -54,6 +55,11 @@ internal sealed class QueueUpstream(MailQueue queue, SmtpUpstream deliveries) : 
 
     private sealed class Transaction(MailQueue queue) : IUpstreamTransaction
     {
+        // The same answers every time: completed once, not allocated per command.
+        private static readonly Task<SmtpReply> MailTaken = Task.FromResult(RelayReplies.MailAccepted);
+        private static readonly Task<SmtpReply> RcptTaken = Task.FromResult(new SmtpReply(250, "2.1.5", "Ok"));
+        private static readonly Task<SmtpReply?> NoDataRefusal = Task.FromResult<SmtpReply?>(null);
+
         private readonly List<SmtpRecipient> _recipients = [];
         private string? _sender;
         private string? _parameters;
@@ -65,16 +71,16 @@ internal sealed class QueueUpstream(MailQueue queue, SmtpUpstream deliveries) : 
             _sender = reversePath;
             _parameters = Spooled(parameters);
             _recipients.Clear();
-            return Task.FromResult(new SmtpReply(250, "2.1.0", "Ok"));
+            return MailTaken;
         }
 
         public Task<SmtpReply> RcptAsync(string forwardPath, CancellationToken ct)
         {
             _recipients.Add(new SmtpRecipient(forwardPath));
-            return Task.FromResult(new SmtpReply(250, "2.1.5", "Ok"));
+            return RcptTaken;
         }
 
-        public Task<SmtpReply?> BeginDataAsync(CancellationToken ct) => Task.FromResult<SmtpReply?>(null);
+        public Task<SmtpReply?> BeginDataAsync(CancellationToken ct) => NoDataRefusal;
 
         public async Task<SmtpReply> DataAsync(IReadOnlyList<ReadOnlyMemory<byte>> content, CancellationToken ct)
         {
